@@ -1,0 +1,1 @@
+// Module JSONRPC: implementation in progress on its feature branch.

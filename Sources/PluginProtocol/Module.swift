@@ -1,0 +1,1 @@
+// Module PluginProtocol: implementation in progress on its feature branch.

@@ -1,0 +1,1 @@
+// Module QCOW2: implementation in progress on its feature branch.

@@ -1,0 +1,1 @@
+// Module ScalewayConnector: implementation in progress on its feature branch.

@@ -1,0 +1,1 @@
+// Module ScalewayKit: implementation in progress on its feature branch.

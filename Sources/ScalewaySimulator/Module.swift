@@ -1,0 +1,1 @@
+// Module ScalewaySimulator: implementation in progress on its feature branch.

@@ -1,0 +1,1 @@
+print("plakar-scaleway: not yet built")

@@ -1,0 +1,1 @@
+print("refhost: not yet built")

@@ -1,0 +1,1 @@
+print("scw-sim: not yet built")
