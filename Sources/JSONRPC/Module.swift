@@ -1,1 +1,0 @@
-// Module JSONRPC: implementation in progress on its feature branch.

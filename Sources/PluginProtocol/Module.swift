@@ -1,1 +1,0 @@
-// Module PluginProtocol: implementation in progress on its feature branch.
