@@ -1,1 +1,0 @@
-// Module ScalewaySimulator: implementation in progress on its feature branch.
