@@ -53,5 +53,12 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "SmokeTests", dependencies: ["CCurl", "Crypto"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(name: "PluginTests", dependencies: ["PluginProtocol", "JSONRPC"]),
+        .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "Crypto"]),
+        .testTarget(name: "ScalewayKitTests", dependencies: ["ScalewayKit", "Crypto"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["ScalewaySimulator", "Crypto", "QCOW2"]),
+        .testTarget(name: "ConnectorTests",
+                    dependencies: ["ScalewayConnector", "ScalewaySimulator", "ScalewayKit", "PluginProtocol", "JSONRPC"]),
     ]
 )

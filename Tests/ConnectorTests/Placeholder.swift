@@ -1,0 +1,1 @@
+// ConnectorTests: suites land from the feature branch that owns this target.

@@ -1,0 +1,1 @@
+// JSONRPCTests: suites land from the feature branch that owns this target.

@@ -1,0 +1,1 @@
+// PluginTests: suites land from the feature branch that owns this target.

@@ -1,0 +1,1 @@
+// ScalewayKitTests: suites land from the feature branch that owns this target.

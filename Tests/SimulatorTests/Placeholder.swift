@@ -1,0 +1,1 @@
+// SimulatorTests: suites land from the feature branch that owns this target.
