@@ -1,1 +1,0 @@
-// Module ScalewayConnector: implementation in progress on its feature branch.
