@@ -53,3 +53,41 @@ public protocol ObjectStorage: Sendable {
                    partSize: Int64?) throws -> StoredObject
     func deleteObject(bucket: String, key: String)
 }
+
+/// An incomplete multipart upload (listed by `GET /_sim/state` for leak checks).
+public struct MultipartUploadInfo: Sendable, Equatable {
+    public var bucket: String
+    public var key: String
+    public var uploadID: String
+    public var initiated: Date
+    public var parts: Int
+
+    public init(bucket: String, key: String, uploadID: String, initiated: Date, parts: Int) {
+        self.bucket = bucket
+        self.key = key
+        self.uploadID = uploadID
+        self.initiated = initiated
+        self.parts = parts
+    }
+}
+
+/// The store could not do what the simulator asked (seeding, inventory).
+public struct ObjectStorageUnsupported: Error, CustomStringConvertible {
+    public var operation: String
+    public init(operation: String) { self.operation = operation }
+    public var description: String { "the object store does not implement \(operation)" }
+}
+
+/// Seeding and inventory, used by the simulator's set-up and `/_sim/state`.
+///
+/// A refinement of ``ObjectStorage`` so the export/import seam stays
+/// minimal; the S3 object store conforms to both.
+public protocol ObjectStorageInventory: ObjectStorage {
+    /// Creates `bucket` if it does not exist yet.
+    func createBucket(_ bucket: BucketInfo) throws
+    func allBuckets() -> [BucketInfo]
+    /// Every object of every bucket.
+    func allObjects() -> [StoredObject]
+    /// Every incomplete multipart upload.
+    func multipartUploads() -> [MultipartUploadInfo]
+}
