@@ -7,11 +7,13 @@ final class ControlAPI: Sendable {
     let store: AccountStore
     let objects: any ObjectStorage
     let faults: any FaultRegistry
+    let inventory: ObjectInventory?
 
-    init(store: AccountStore, objects: any ObjectStorage, faults: any FaultRegistry) {
+    init(store: AccountStore, objects: any ObjectStorage, faults: any FaultRegistry, inventory: ObjectInventory?) {
         self.store = store
         self.objects = objects
         self.faults = faults
+        self.inventory = inventory
     }
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -123,18 +125,14 @@ final class ControlAPI: Sendable {
                 "durations": Self.encodeDurations(s.durations),
             ]
         }
-        let inventory = objects as? any ObjectStorageInventory
-        document["buckets"] = (inventory?.allBuckets() ?? store.read(\.buckets)).map {
+        document["buckets"] = (inventory?.buckets() ?? store.read(\.buckets)).map {
             ["name": $0.name, "region": $0.region, "project_id": $0.projectID]
         }
-        document["objects"] = (inventory?.allObjects() ?? []).map { o -> JSONObject in
+        document["objects"] = (inventory?.objects() ?? []).map { o -> JSONObject in
             ["bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag, "content_type": o.contentType,
              "last_modified": Timestamp.block(o.lastModified)]
         }
-        document["multipart_uploads"] = (inventory?.multipartUploads() ?? []).map { u -> JSONObject in
-            ["bucket": u.bucket, "key": u.key, "upload_id": u.uploadID, "initiated": Timestamp.block(u.initiated),
-             "parts": u.parts]
-        }
+        document["multipart_uploads"] = inventory?.multipartUploads() ?? []
         document["faults"] = faultsDocument()["faults"]
         return document
     }

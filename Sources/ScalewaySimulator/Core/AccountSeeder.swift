@@ -8,7 +8,7 @@ enum AccountSeeder {
         var description: String { "invalid seed: \(message)" }
     }
 
-    static func seed(_ seed: Seed, into stateDirectory: String, objects: any ObjectStorage,
+    static func seed(_ seed: Seed, into stateDirectory: String, createBucket: (BucketInfo) throws -> Void,
                      durations: SimDurations) throws -> AccountStore {
         let now = Date()
         let projects = seed.projects.map { ProjectRecord(id: $0.id ?? Identifier.make(), name: $0.name) }
@@ -27,7 +27,8 @@ enum AccountSeeder {
         }
         var state = AccountState(organizationID: defaultProject, defaultZone: zone, projects: projects, keys: keys,
                                  buckets: buckets, servers: [:], volumes: [:], snapshots: [:],
-                                 quotas: seed.quotas ?? Quotas(), durations: durations)
+                                 quotas: seed.quotas ?? Quotas(), durations: durations,
+                                 seedFaults: seed.faults ?? [])
         var contents: [(String, Int64, [ContentRegion])] = []
 
         func addVolume(_ v: Seed.Volume, serverID: String?, serverZone: String?, projectID: String?) throws -> String {
@@ -75,9 +76,7 @@ enum AccountSeeder {
             _ = try addVolume(volume, serverID: nil, serverZone: nil, projectID: nil)
         }
 
-        if let inventory = objects as? any ObjectStorageInventory {
-            for bucket in buckets { try inventory.createBucket(bucket) }
-        }
+        for bucket in buckets { try createBucket(bucket) }
         // Contents first, then the state file: a half-seeded directory has no state.json and is seeded again.
         try FileManager.default.createDirectory(atPath: stateDirectory + "/volumes", withIntermediateDirectories: true)
         for (id, size, regions) in contents {

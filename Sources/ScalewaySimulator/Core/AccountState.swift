@@ -12,6 +12,8 @@ struct AccountState: Sendable, Codable {
     var snapshots: [String: SnapshotRecord]
     var quotas: Quotas
     var durations: SimDurations
+    /// Faults from the seed, installed again at every start.
+    var seedFaults: [FaultRule]
 
     func project(_ id: String) -> ProjectRecord? { projects.first { $0.id == id } }
 

@@ -16,3 +16,4 @@ extension FaultRule.Action {
     /// The actions the Instance and Block services apply to their operations.
     static let asynchronous: Set<FaultRule.Action> = [.asyncError, .corrupt]
 }
+extension FaultInjector: FaultRegistry {}

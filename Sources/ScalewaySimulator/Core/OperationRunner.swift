@@ -228,11 +228,12 @@ final class OperationRunner: Sendable {
                 failure = error
                 logger.warning("volume \(id) creation failed: \(error)")
             }
+            let succeeded = failure == nil
             after(op.readyAt) { [self] in
                 store.mutate { s in
                     guard var v = s.volumes[id], v.pending == op else { return }
                     v.pending = nil
-                    v.state = failure == nil && op.fault != .asyncError ? op.finalState : "error"
+                    v.state = succeeded && op.fault != .asyncError ? op.finalState : "error"
                     if v.state == op.finalState, v.reference != nil { v.state = "in_use" }
                     v.modifiedAt = Date()
                     s.volumes[id] = v
