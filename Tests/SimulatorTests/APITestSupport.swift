@@ -80,7 +80,7 @@ final class APIHarness {
         objects = try DirectoryObjectStorage(directory: directory + "/objects")
         self.seed = seed
         core = try SimulatorCore(stateDirectory: directory + "/state", seed: seed, objects: objects,
-                                 inventory: objects.inventory, durations: durations, codec: QemuImgCodec(),
+                                 inventory: objects.inventory, durations: durations, codec: QCOW2Codec(),
                                  faults: FaultInjector())
     }
 
@@ -93,7 +93,7 @@ final class APIHarness {
     func restart(durations: SimDurations? = nil) throws {
         core.stop()
         core = try SimulatorCore(stateDirectory: directory + "/state", seed: seed, objects: objects,
-                                 inventory: objects.inventory, durations: durations, codec: QemuImgCodec(),
+                                 inventory: objects.inventory, durations: durations, codec: QCOW2Codec(),
                                  faults: FaultInjector())
     }
 
