@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The simulator's control API under `/_sim/` (unauthenticated, loopback
 /// only): volume digests and raw contents, the whole state for leak checks,
@@ -84,8 +85,19 @@ final class ControlAPI: Sendable {
         return store.snapshotPath(id)
     }
 
+    /// Digests of unchanged files are remembered: hashing a 20 GB volume
+    /// (holes included) takes seconds, and tests ask repeatedly.
+    private let digestCache = Mutex<[String: (stamp: String, sha256: String)]>([:])
+
     private func digest(path: String) throws -> HTTPResponse {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw SparseFileError(operation: "stat", path: path, errno: errno) }
+        let stamp = "\(info.st_size)-\(info.st_mtim.tv_sec)-\(info.st_mtim.tv_nsec)-\(info.st_ino)"
+        if let cached = digestCache.withLock({ $0[path] }), cached.stamp == stamp {
+            return json(200, ["sha256": cached.sha256, "size": Int64(info.st_size)])
+        }
         let (sha, size) = try SparseFile.sha256(of: path)
+        digestCache.withLock { $0[path] = (stamp, sha) }
         return json(200, ["sha256": sha, "size": size])
     }
 
