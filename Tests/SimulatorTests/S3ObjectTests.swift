@@ -86,6 +86,8 @@ final class S3ObjectTests {
         let whole = try s3.request("GET", "/staging/ranged")
         #expect(whole.status == 200)
         #expect(whole.body == body)
+        let overridden = try s3.request("GET", "/staging/ranged", query: "response-content-type=text%2Fplain")
+        #expect(overridden.header("Content-Type") == "text/plain")
     }
 
     @Test("missing keys: NoSuchKey XML with Key, RequestId and HostId; HEAD 404 without body")
