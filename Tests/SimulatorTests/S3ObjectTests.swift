@@ -139,6 +139,18 @@ final class S3ObjectTests {
         #expect(try s3.request("POST", "/staging/mp", query: "uploads", key: S3TestKeys.readOnly).errorCode == "AccessDenied")
     }
 
+    @Test("an access key suffixed with @project targets that project")
+    func projectSuffix() throws {
+        var own = S3TestKeys.full
+        own.accessKey += "@" + S3TestKeys.project
+        #expect(try s3.request("GET", "/staging", query: "list-type=2", key: own).status == 200)
+        var foreign = S3TestKeys.full
+        foreign.accessKey += "@" + S3TestKeys.otherProject
+        let denied = try s3.request("GET", "/\(S3TestServer.otherBucket)", query: "list-type=2", key: foreign)
+        #expect(denied.status == 403)
+        #expect(denied.errorCode == "AccessDenied")
+    }
+
     @Test("virtual-host addressing through the Host header")
     func virtualHost() throws {
         let host = "staging.s3.fr-par.localhost:\(s3.server.port)"
