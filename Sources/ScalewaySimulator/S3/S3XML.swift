@@ -32,8 +32,6 @@ struct S3XMLWriter {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
             case "\r": out += "&#13;"
             default: out.unicodeScalars.append(scalar)
             }
