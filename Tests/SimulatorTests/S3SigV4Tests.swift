@@ -82,6 +82,16 @@ final class S3SigV4Tests {
         #expect(r3.text.contains("expecting 'fr-par'"))
     }
 
+    @Test("aws-chunked streaming payloads are refused with NotImplemented and a hint")
+    func streamingRefused() throws {
+        let r = try s3.request("PUT", "/staging/chunked", body: Data("x".utf8),
+                               payload: .claimed("STREAMING-UNSIGNED-PAYLOAD-TRAILER"))
+        #expect(r.status == 501)
+        #expect(r.errorCode == "NotImplemented")
+        #expect(r.text.contains("when_required"))
+        #expect(S3Service.loggableQuery("a=1&X-Amz-Signature=abc") == "?a=1&X-Amz-Signature=<redacted>")
+    }
+
     @Test("anonymous requests and missing x-amz-content-sha256 are refused")
     func anonymousAndMissingHash() throws {
         let anonymous = try s3.request("GET", "/staging/greeting.txt", sign: false)

@@ -57,7 +57,9 @@ public final class S3Service: HTTPHandler, FaultResponding {
         }
         response.headers.set("x-amz-request-id", requestID)
         response.headers.set("x-amz-id-2", requestID)
-        logger.debug("s3 \(request.method) \(request.path)\(request.rawQuery.isEmpty ? "" : "?" + request.rawQuery) -> \(response.status)")
+        if logger.isEnabled(.debug) {
+            logger.debug("s3 \(request.method) \(request.path)\(Self.loggableQuery(request.rawQuery)) -> \(response.status)")
+        }
         return response
     }
 
@@ -72,6 +74,16 @@ public final class S3Service: HTTPHandler, FaultResponding {
         response.headers.set("x-amz-request-id", requestID)
         response.headers.set("x-amz-id-2", requestID)
         return response
+    }
+
+    /// The query for logs, with a presigned URL's signature left out (it
+    /// grants access to whoever holds it).
+    static func loggableQuery(_ rawQuery: String) -> String {
+        guard !rawQuery.isEmpty else { return "" }
+        let items = rawQuery.split(separator: "&").map { item -> String in
+            item.lowercased().hasPrefix("x-amz-signature=") ? "X-Amz-Signature=<redacted>" : String(item)
+        }
+        return "?" + items.joined(separator: "&")
     }
 
     // MARK: Addressing
