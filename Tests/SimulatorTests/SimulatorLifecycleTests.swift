@@ -143,6 +143,32 @@ import Testing
         #expect((state["snapshots"] as? [[String: Any]])?.contains { $0["id"] as? String == id } == true)
     }
 
+    @Test func largeExportsAreStoredAsMultipartObjects() throws {
+        let dir = try HTTPTestSupport.temporaryDirectory("multipart")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var seed = Seed.tiny
+        seed.volumes = [Seed.Volume(name: "big", type: .sbs5k, size: 1_000_000_000,
+                                    content: [ContentRegion(offset: 0, length: 12 << 20, seed: 77)])]
+        let sim = try Simulator.start(stateDirectory: dir, seed: seed, durations: .fast)
+        defer { sim.stop() }
+        let e = sim.endpoints
+        let auth = ["-H", "X-Auth-Token: \(e.keys[0].secretKey)", "-H", "Content-Type: application/json"]
+        let volumes = try curlJSON(auth + [e.apiURL + "/block/v1/zones/fr-par-1/volumes?name=big"])
+        let big = (volumes.json["volumes"] as? [[String: Any]])?.first?["id"] as? String ?? ""
+        let snap = try curlJSON(auth + ["-X", "POST", "-d", #"{"volume_id":"\#(big)","name":"big","project_id":"\#(e.projectID)"}"#,
+                                        e.apiURL + "/block/v1/zones/fr-par-1/snapshots"])
+        let id = snap.json["id"] as? String ?? ""
+        let url = e.apiURL + "/block/v1/zones/fr-par-1/snapshots/\(id)"
+        try waitUntil("snapshot") { try curlJSON(auth + [url]).json["status"] as? String == "available" }
+        _ = try curlJSON(auth + ["-X", "POST", "-d", #"{"bucket":"plakar-staging","key":"big.qcow2"}"#, url + "/export-to-object-storage"])
+        try waitUntil("export") { try curlJSON(auth + [url]).json["status"] as? String == "available" }
+        let object = try #require(sim.objectStore.object(bucket: "plakar-staging", key: "big.qcow2"))
+        #expect(object.contentType == "application/x-qemu-disk")
+        // 12 MiB of data plus metadata in 5 MiB parts: three parts.
+        #expect(object.etag.hasSuffix("-3\""), "\(object.etag)")
+        #expect(try HTTPTestSupport.run("qemu-img", ["check", object.path]).status == 0)
+    }
+
     func waitUntil(_ what: String, timeout: Double = 30, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while try !condition() {
