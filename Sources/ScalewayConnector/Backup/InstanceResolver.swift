@@ -13,7 +13,7 @@ struct InstanceResolver {
     let compute: any ComputeAPI
     let logger = Logger(label: "resolve")
 
-    func resolve(_ target: InstanceTarget, zone: Zone?) async throws -> (Zone, CloudServer) {
+    func resolve(_ target: InstanceTarget, zone: Zone?) async throws -> (zone: Zone, server: CloudServer) {
         let zones = zone.map { [$0] } ?? Zone.searchOrder
         switch target {
         case .id(let id):

@@ -60,6 +60,7 @@ enum CloudFailure {
 
     /// Runs `body`, mapping its failure with ``map(_:action:permissionSet:)``.
     static func attempt<T>(_ action: String, permissionSet: String? = nil,
+                           isolation: isolated (any Actor)? = #isolation,
                            _ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch { throw map(error, action: action, permissionSet: permissionSet) }
     }
