@@ -101,6 +101,13 @@ public struct Labels: Codable, Sendable, Equatable {
         self.environment = environment
         self.dataClass = dataClass
     }
+
+    /// Unset labels are written as `null`, so a reader sees every label key.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(environment, forKey: .environment)
+        try c.encode(dataClass, forKey: .dataClass)
+    }
 }
 
 /// A reference to a named resource (`{id, name}`).
