@@ -53,7 +53,18 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
     /// Seeds web-01: l_ssd root, sbs_5k and sbs_15k data volumes.
     @discardableResult
     func seedWeb01(name: String = "web-01", state serverState: String = "running") -> CloudServer {
-        func content(_ seed: UInt8, _ size: Int) -> [UInt8] { (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) } }
+        // Mostly holes (as real disks are), with distinct data every 1 MiB.
+        // The first 4.5 MiB are dense (images span several read blocks).
+        func content(_ seed: UInt8, _ size: Int) -> [UInt8] {
+            let pattern = (0..<65_521).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(size)
+            while bytes.count < min(size, 4_700_000) { bytes += pattern; bytes[bytes.count - 1] = UInt8(truncatingIfNeeded: bytes.count >> 16) }
+            bytes.removeLast(max(0, bytes.count - size))
+            bytes += [UInt8](repeating: 0, count: size - bytes.count)
+            for base in stride(from: 4_800_000, to: size, by: 1 << 20) { bytes[base] = seed }
+            return bytes
+        }
         let root = CloudVolume(id: newID(), name: "root", volumeType: "l_ssd", size: 3 << 20, status: "available")
         let data = CloudVolume(id: newID(), name: "data", volumeType: "sbs_5k", size: 5 << 20, perfIOPS: 5000, status: "in_use")
         let fast = CloudVolume(id: newID(), name: "fast", volumeType: "sbs_15k", size: 1 << 20, perfIOPS: 15000, status: "in_use")
