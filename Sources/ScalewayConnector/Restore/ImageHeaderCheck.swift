@@ -7,10 +7,16 @@ public struct ImageHeaderFacts: Sendable, Equatable {
     /// The least file length the header's own tables require: a shorter
     /// file is truncated.
     public var minimumLength: UInt64
+    /// Follows the tables as the rest streams past, when the format allows.
+    var extentCheck: StreamingExtentCheck?
 
     public init(virtualSize: UInt64, minimumLength: UInt64) {
         self.virtualSize = virtualSize
         self.minimumLength = minimumLength
+    }
+
+    public static func == (a: ImageHeaderFacts, b: ImageHeaderFacts) -> Bool {
+        a.virtualSize == b.virtualSize && a.minimumLength == b.minimumLength
     }
 }
 

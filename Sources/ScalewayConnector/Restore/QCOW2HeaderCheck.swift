@@ -11,7 +11,9 @@ public enum QCOW2HeaderCheck {
             let header = try QCOW2Header.validate(prefix: prefix)
             let l1End = header.l1TableOffset + UInt64(header.l1Size) * 8
             let refcountEnd = header.refcountTableOffset + UInt64(header.refcountTableClusters) * header.clusterSize
-            return ImageHeaderFacts(virtualSize: header.virtualSize, minimumLength: max(l1End, refcountEnd))
+            var facts = ImageHeaderFacts(virtualSize: header.virtualSize, minimumLength: max(l1End, refcountEnd))
+            facts.extentCheck = StreamingExtentCheck(header: header)
+            return facts
         } catch let error as QCOW2Error {
             throw PluginError(.invalidInput, "\(path) is not a usable QCOW2 image (\(error.reason.rawValue)): \(error.message)",
                               hint: "the upload was refused before anything was created", cause: error.description)

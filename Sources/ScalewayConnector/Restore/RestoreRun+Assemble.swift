@@ -26,7 +26,7 @@ extension RestoreRun {
         do {
             guard fatal.isEmpty else {
                 throw PluginError(.invalidInput, "restore refused: \(fatal.joined(separator: "; "))",
-                                  hint: "nothing was created; fix or remove the files named")
+                                  hint: "nothing was left behind; fix or remove the files named")
             }
             for index in staged.keys.sorted() { startImport(index: index) }
             var snapshots: [Int: CloudSnapshot] = [:]

@@ -168,6 +168,7 @@ actor RestoreRun {
             current = file
         case .image:
             if let stream = file.stream {
+                file.facts?.extentCheck?.consume(bytes[...], at: UInt64(offset))
                 current = file
                 do { try await stream.append(bytes) } catch {
                     let mapped = CloudFailure.map(error, action: "upload \(path) to the staging bucket",
@@ -176,7 +177,6 @@ actor RestoreRun {
                     ledger.openUploads[stream.key] = nil
                     current?.stream = nil
                     current?.refusal = mapped
-                    fatal.append("\(path): \(mapped.message)")
                     throw mapped
                 }
             } else {
@@ -194,7 +194,6 @@ actor RestoreRun {
         file.refusal = error
         file.buffer = []
         current = file
-        if case .image = file.kind { fatal.append("\(file.path): \(error.message)") }
         return error
     }
 
@@ -209,6 +208,7 @@ actor RestoreRun {
             throw refuse(&file, reason)
         }
         file.facts = facts
+        file.facts?.extentCheck?.consume(file.buffer[...], at: 0)
         do {
             let (zone, _) = try placement(for: file.path)
             let family = describe(index: index, volumeID: volumeID).family
@@ -247,7 +247,11 @@ actor RestoreRun {
         }
         defer { current = nil }
         if let refusal = file.refusal {
-            if case .unknown = file.kind { ignored.append(path) }
+            switch file.kind {
+            case .unknown: ignored.append(path)
+            case .image, .manifest: recordFatal(path, refusal)
+            default: break
+            }
             return FileOutcome(path: path, error: refusal)
         }
         switch file.kind {
@@ -269,7 +273,7 @@ actor RestoreRun {
                                                          "volumes": .int(manifest.volumes.count)])
             } catch {
                 let mapped = (error as? PluginError) ?? PluginError(.invalidInput, "\(path): \(error)")
-                fatal.append("\(path): \(mapped.message)")
+                recordFatal(path, mapped)
                 return FileOutcome(path: path, error: mapped)
             }
         case .sidecar(let index, let volumeID):
@@ -296,17 +300,21 @@ actor RestoreRun {
                     try await startUpload()
                     file = current!
                 }
-                if let refusal = file.refusal { return FileOutcome(path: path, error: refusal) }
+                if let refusal = file.refusal {
+                    recordFatal(path, refusal)
+                    return FileOutcome(path: path, error: refusal)
+                }
                 guard let stream = file.stream, let facts = file.facts else {
                     throw PluginError(.internal, "\(path): upload not started")
                 }
                 if file.declaredSize >= 0 && file.received != file.declaredSize {
                     throw PluginError(.invalidInput, "\(path) was cut short: received \(file.received) of \(file.declaredSize) bytes")
                 }
-                if UInt64(file.received) < facts.minimumLength {
+                let required = max(facts.minimumLength, facts.extentCheck?.requiredLength ?? 0)
+                if UInt64(file.received) < required {
                     throw PluginError(.invalidInput,
-                                      "\(path) is truncated: its tables need at least \(facts.minimumLength) bytes but the file has \(file.received)",
-                                      hint: "the image is incomplete; back it up again")
+                                      "\(path) is not a usable QCOW2 image (truncated): its tables reference byte \(required - 1) but the file has only \(file.received) bytes",
+                                      hint: "the image is incomplete (interrupted copy?); nothing was created")
                 }
                 let parts = try await CloudFailure.attempt("upload \(path) to bucket \(config.bucket)",
                                                            permissionSet: PermissionSet.objectsWrite) {
@@ -326,10 +334,15 @@ actor RestoreRun {
                     await stream.abort()
                     ledger.openUploads[stream.key] = nil
                 }
-                fatal.append("\(path): \(mapped.message)")
+                recordFatal(path, mapped)
                 return FileOutcome(path: path, error: mapped)
             }
         }
+    }
+
+    /// Records a failure that makes the whole restore fail at close.
+    private func recordFatal(_ path: String, _ error: PluginError) {
+        fatal.append(error.message.contains(path) ? error.message : "\(path): \(error.message)")
     }
 
     private var probed = false
