@@ -38,8 +38,5 @@ public struct ScalewayConnectorFactory: ConnectorFactory {
     }
 
     /// The production session (ScalewayKit over libcurl).
-    public static let defaultSession: SessionMaker = { _ in
-        throw PluginError(.unsupported, "this build has no Scaleway client layer yet",
-                          hint: "use a build that includes ScalewayKit")
-    }
+    public static let defaultSession: SessionMaker = { config in try ScalewayKitCloud(config: config) }
 }
