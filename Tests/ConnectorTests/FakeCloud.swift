@@ -307,7 +307,7 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
     }
 
     func getObject(bucket: String, key: String, offset: Int64, length: Int64,
-                   sink: @Sendable (UnsafeRawBufferPointer) -> Void) async throws {
+                   sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) async throws {
         log("GET object \(key) \(offset)+\(length)")
         guard let bytes = state.withLock({ $0.objects[key] }) else { throw CloudError(.notFound, status: 404, message: "NoSuchKey") }
         var slice = Array(bytes[Int(offset)..<Int(min(Int64(bytes.count), offset + length))])

@@ -54,7 +54,7 @@ public protocol ObjectStore: Sendable {
     /// as they arrive. On failure the error is thrown after the bytes
     /// already delivered, so the caller can resume from there.
     func getObject(bucket: String, key: String, offset: Int64, length: Int64,
-                   sink: @Sendable (UnsafeRawBufferPointer) -> Void) async throws
+                   sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) async throws
     func listObjects(bucket: String, prefix: String) async throws -> [ObjectFacts]
     func deleteObject(bucket: String, key: String) async throws
     func createMultipartUpload(bucket: String, key: String, contentType: String) async throws -> String

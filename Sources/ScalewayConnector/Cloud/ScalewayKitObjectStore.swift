@@ -27,14 +27,10 @@ struct ScalewayKitObjectStore: ObjectStore {
     }
 
     func getObject(bucket: String, key: String, offset: Int64, length: Int64,
-                   sink: @Sendable (UnsafeRawBufferPointer) -> Void) async throws {
+                   sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) async throws {
         let c = try client()
-        try await withoutActuallyEscaping(sink) { sink in
-            // The client copies nothing: it hands each received buffer to the sink.
-            let box = SinkBox(sink)
-            _ = try await ScalewayKitErrors.call {
-                try await c.getObject(bucket: bucket, key: key, range: ByteRange(offset: offset, length: length)) { box.call($0) }
-            }
+        _ = try await ScalewayKitErrors.call {
+            try await c.getObject(bucket: bucket, key: key, range: ByteRange(offset: offset, length: length)) { sink($0) }
         }
     }
 
@@ -75,12 +71,3 @@ struct ScalewayKitObjectStore: ObjectStore {
     }
 }
 
-/// Lets a non-escaping sink cross into the client's escaping callback.
-///
-/// `@unchecked Sendable`: the wrapped closure is `@Sendable`, and it is only
-/// called while `getObject` runs (inside `withoutActuallyEscaping`).
-private final class SinkBox: @unchecked Sendable {
-    let sink: @Sendable (UnsafeRawBufferPointer) -> Void
-    init(_ sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) { self.sink = sink }
-    func call(_ bytes: UnsafeRawBufferPointer) { sink(bytes) }
-}
