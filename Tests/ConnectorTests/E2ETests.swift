@@ -1,0 +1,230 @@
+import Foundation
+import XCTest
+
+/// End to end: the BUILT `plakar-scaleway` binary over pipes, against an
+/// in-process simulator (tiny seed, fast durations), judged by the
+/// simulator's control API and by `qemu-img`.
+final class E2ETests: XCTestCase {
+    var fixture: SimulatorFixture!
+
+    override func setUp() async throws {
+        fixture = try SimulatorFixture()
+    }
+
+    override func tearDown() async throws {
+        fixture?.stop()
+    }
+
+    struct File: @unchecked Sendable {
+        var path: String
+        var info: [String: Any]
+        var bytes: Data
+        var isDirectory: Bool { ((info["mode"] as? Int) ?? 0) & (1 << 31) != 0 }
+    }
+
+    /// open, list, concurrent reads (one task per file, 1 MiB reads), close.
+    func backup(_ config: [String: String]) async throws -> (files: [File], summary: [String: Any], progress: [[String: Any]]) {
+        let plugin = try PluginProcess()
+        defer { plugin.finish() }
+        let opened = try await plugin.call("open", ["protocol": "scaleway-instance", "mode": "importer", "config": config,
+                                                    "host": ["hostname": "test", "max_concurrency": 4]])
+        XCTAssertEqual(opened["type"] as? String, "scaleway-instance")
+        XCTAssertEqual(opened["flags"] as? [String], ["stream"])
+        let records = try await plugin.call("list")["records"] as! [[String: Any]]
+        let files = try await withThrowingTaskGroup(of: File.self) { group in
+            for record in records {
+                let path = record["pathname"] as! String
+                let info = PluginProcess.Message(object: record["fileinfo"] as! [String: Any])
+                group.addTask {
+                    var file = File(path: path, info: info.object, bytes: Data())
+                    if file.isDirectory { return file }
+                    while true {
+                        let r = try await plugin.call("read", ["path": path, "offset": file.bytes.count, "length": 1 << 20])
+                        file.bytes.append(Data(base64Encoded: r["data"] as! String)!)
+                        if r["eof"] as! Bool { return file }
+                    }
+                }
+            }
+            var out: [File] = []
+            for try await file in group { out.append(file) }
+            return out.sorted { $0.path < $1.path }
+        }
+        let summary = try await plugin.call("close")["summary"] as! [String: Any]
+        let progress = plugin.notifications.filter { $0["method"] as? String == "progress" }.map { $0["params"] as! [String: Any] }
+        return (files, summary, progress)
+    }
+
+    enum WriteResult { case ok([String: Any]), failed(PluginProcess.RPCError) }
+
+    /// open, one file at a time in walk order (1 MiB chunks), close.
+    func restore(_ files: [File], config: [String: String]) async throws -> (outcomes: [String: WriteResult], close: WriteResult) {
+        let plugin = try PluginProcess()
+        defer { plugin.finish() }
+        do {
+            _ = try await plugin.call("open", ["protocol": "scaleway-instance", "mode": "exporter", "config": config])
+        } catch let error as PluginProcess.RPCError {
+            return ([:], .failed(error))
+        }
+        var outcomes: [String: WriteResult] = [:]
+        for file in files.sorted(by: { $0.path < $1.path }) {
+            var offset = 0
+            var info = file.info
+            info["size"] = file.isDirectory ? 0 : file.bytes.count
+            repeat {
+                let end = min(file.bytes.count, offset + (1 << 20))
+                var params: [String: Any] = ["path": file.path, "offset": offset,
+                                             "data": file.bytes[offset..<end].base64EncodedString(), "eof": end == file.bytes.count]
+                if offset == 0 { params["fileinfo"] = info }
+                do {
+                    let r = try await plugin.call("write", params)
+                    if end == file.bytes.count { outcomes[file.path] = .ok(r) }
+                } catch let error as PluginProcess.RPCError {
+                    outcomes[file.path] = .failed(error)
+                    if end < file.bytes.count {
+                        // The host ends a refused file with its last chunk.
+                        _ = try? await plugin.call("write", ["path": file.path, "offset": end, "data": "", "eof": true])
+                    }
+                    break
+                }
+                offset = end
+            } while offset < file.bytes.count
+        }
+        do {
+            return (outcomes, .ok(try await plugin.call("close")["summary"] as! [String: Any]))
+        } catch let error as PluginProcess.RPCError {
+            return (outcomes, .failed(error))
+        }
+    }
+
+    /// qemu-img converts `image` to raw; returns the raw content's SHA-256.
+    func rawDigest(of image: Data) throws -> String {
+        let dir = fixture.directory
+        let qcow = dir + "/check-\(UUID().uuidString).qcow2", raw = qcow + ".raw"
+        defer { try? FileManager.default.removeItem(atPath: qcow); try? FileManager.default.removeItem(atPath: raw) }
+        try image.write(to: URL(fileURLWithPath: qcow))
+        let (status, _) = try runCommand(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", qcow, raw])
+        XCTAssertEqual(status, 0, "qemu-img convert failed")
+        return try sha256(file: raw)
+    }
+
+    // MARK: tests
+
+    func testBackupThenRestoreRoundTrip() async throws {
+        let web = try await fixture.server(named: "web-01")!
+        let original = SimulatorFixture.volumeIDs(web)
+        let before = try await fixture.inventory()
+
+        let (files, summary, progress) = try await backup(fixture.config(location: "scaleway-instance://web-01"))
+        XCTAssertEqual(summary["status"] as? String, "ok")
+        XCTAssertEqual(summary["volumes"] as? Int, 3)
+        // Every image converts back to its volume's exact content.
+        for (index, id) in original {
+            let image = try XCTUnwrap(files.first { $0.path == "/volumes/\(index)-\(id).qcow2" }, "image \(index)")
+            let expected = try await fixture.digest(volume: id)
+            XCTAssertEqual(try rawDigest(of: image.bytes), expected, "volume \(index)")
+            XCTAssertEqual(image.info["mode"] as? Int, 0o600)
+            XCTAssertNotNil(files.first { $0.path == "/volumes/\(index)-\(id).json" })
+        }
+        let manifest = try JSONSerialization.jsonObject(with: files.first { $0.path == "/instance.json" }!.bytes) as! [String: Any]
+        XCTAssertEqual((manifest["volumes"] as! [[String: Any]]).map { $0["id"] as! String }, (0...2).map { original[$0]! })
+        XCTAssertFalse(String(decoding: files.first { $0.path == "/instance.json" }!.bytes, as: UTF8.self)
+            .contains(fixture.config(location: "").values.first { $0.count == 36 && $0.contains("-") && $0 != "" } ?? "\u{0}"))
+        let operations = Set(progress.compactMap { $0["operation"] as? String })
+        XCTAssertTrue(operations.isSuperset(of: ["snapshot", "export", "ready"]), "\(operations)")
+        // Nothing temporary remains.
+        let afterBackup = try await fixture.inventory()
+        XCTAssertEqual(afterBackup["snapshots"], before["snapshots"])
+        XCTAssertEqual(afterBackup["objects"], before["objects"])
+
+        // Restore as a new instance.
+        let (outcomes, closed) = try await restore(files, config: fixture.config(location: "scaleway-instance://"))
+        for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
+        guard case .ok(let result) = closed else { return XCTFail("close failed: \(closed)") }
+        XCTAssertEqual(result["mode"] as? String, "new")
+        let restored = try await fixture.server(named: "web-01-restored")!
+        XCTAssertEqual(restored["commercial_type"] as? String, web["commercial_type"] as? String)
+        XCTAssertEqual(restored["tags"] as? [String], web["tags"] as? [String])
+        let restoredVolumes = SimulatorFixture.volumeIDs(restored)
+        XCTAssertEqual(restoredVolumes.keys.sorted(), [0, 1, 2])
+        for index in 0...2 {
+            let got = try await fixture.digest(volume: restoredVolumes[index]!)
+            let want = try await fixture.digest(volume: original[index]!)
+            XCTAssertEqual(got, want, "restored volume \(index)")
+        }
+        let after = try await fixture.inventory()
+        XCTAssertEqual(after["snapshots"], before["snapshots"], "imported snapshots left")
+        XCTAssertEqual(after["objects"], before["objects"], "staging objects left")
+        XCTAssertEqual(after["uploads"], [], "multipart uploads left")
+    }
+
+    func testPermissionAndCredentialErrorsAreNamed() async throws {
+        let web = try await fixture.server(named: "web-01")!
+        let sbs = SimulatorFixture.volumeIDs(web)[1]!
+        func openError(_ config: [String: String]) async throws -> PluginProcess.RPCError? {
+            let plugin = try PluginProcess()
+            defer { plugin.finish() }
+            do {
+                _ = try await plugin.call("open", ["protocol": "scaleway-instance", "mode": "importer", "config": config])
+                return nil
+            } catch let error as PluginProcess.RPCError { return error }
+        }
+        let noBlock = try await openError(fixture.config(location: "scaleway-instance://web-01", key: "no-block-storage"))
+        XCTAssertEqual(noBlock?.kind, "permission")
+        XCTAssertTrue(noBlock?.message.contains("the key lacks BlockStorageFullAccess: cannot snapshot SBS volume") ?? false,
+                      "\(String(describing: noBlock))")
+        XCTAssertTrue(noBlock?.message.contains(sbs) ?? false || noBlock?.message.contains("volume ") ?? false)
+
+        let expired = try await openError(fixture.config(location: "scaleway-instance://web-01", key: "expired"))
+        XCTAssertEqual(expired?.kind, "auth")
+        XCTAssertTrue(expired?.message.contains("expired") ?? false, "\(String(describing: expired))")
+
+        var wrong = fixture.config(location: "scaleway-instance://web-01")
+        wrong["secret_key"] = "00000000-0000-4000-8000-000000000000"
+        let refused = try await openError(wrong)
+        XCTAssertEqual(refused?.kind, "auth")
+        XCTAssertFalse(refused?.description.contains("00000000-0000-4000-8000-000000000000") ?? true, "secret leaked")
+
+        var typo = fixture.config(location: "scaleway-instance://web-01")
+        typo["zone"] = "paris"
+        let bad = try await openError(typo)
+        XCTAssertEqual(bad?.data["field"] as? String, "zone")
+        XCTAssertEqual(bad?.code, -32602)
+    }
+
+    func testInPlaceRestoreRefusedWhileRunningThenForced() async throws {
+        let web = try await fixture.server(named: "web-01")!
+        let webID = web["id"] as! String
+        let original = SimulatorFixture.volumeIDs(web)
+        var wants: [Int: String] = [:]
+        for (i, id) in original { wants[i] = try await fixture.digest(volume: id) }
+        let (files, _, _) = try await backup(fixture.config(location: "scaleway-instance://web-01"))
+
+        // web-01 is running: refused at open without force, nothing touched.
+        let before = try await fixture.inventory()
+        let (_, refused) = try await restore(files, config: fixture.config(location: "scaleway-instance://\(webID)",
+                                                                          extra: ["restore_mode": "in_place"]))
+        guard case .failed(let refusal) = refused else { return XCTFail("in-place restore of a running instance accepted") }
+        XCTAssertEqual(refusal.kind, "state")
+        XCTAssertTrue(refusal.message.contains("running"), refusal.message)
+        let unchanged = try await fixture.inventory()
+        XCTAssertEqual(unchanged, before)
+
+        let (outcomes, closed) = try await restore(files, config: fixture.config(location: "scaleway-instance://\(webID)",
+                                                                                 extra: ["restore_mode": "in_place", "force": "true"]))
+        for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
+        guard case .ok(let result) = closed else { return XCTFail("close failed: \(closed)") }
+        XCTAssertEqual(result["mode"] as? String, "in_place")
+        let kept = Set(result["detached_and_kept"] as? [String] ?? [])
+        XCTAssertEqual(kept, Set(original.values))
+        let volumes = try await fixture.inventory()["volumes"]!
+        XCTAssertTrue(kept.isSubset(of: volumes), "a detached volume was deleted")
+        let after = try await fixture.server(named: "web-01")!
+        XCTAssertEqual(after["state"] as? String, "running")
+        let swapped = SimulatorFixture.volumeIDs(after)
+        XCTAssertTrue(Set(swapped.values).isDisjoint(with: kept))
+        for i in 0...2 {
+            let got = try await fixture.digest(volume: swapped[i]!)
+            XCTAssertEqual(got, wants[i], "volume \(i)")
+        }
+    }
+}
