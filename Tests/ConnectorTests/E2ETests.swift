@@ -227,4 +227,76 @@ final class E2ETests: XCTestCase {
             XCTAssertEqual(got, wants[i], "volume \(i)")
         }
     }
+
+    /// Makes an image with `qemu-img create` (plus `arguments`) and returns its bytes.
+    func qemuImage(_ arguments: [String]) throws -> Data {
+        let path = fixture.directory + "/made-\(UUID().uuidString).qcow2"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (status, _) = try runCommand(["qemu-img", "create", "-f", "qcow2"] + arguments.map { $0.replacingOccurrences(of: "$OUT", with: path) })
+        XCTAssertEqual(status, 0, "qemu-img create \(arguments)")
+        return try Data(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    func testBadImagesGivePreciseErrorsAndLeaveNothing() async throws {
+        let web = try await fixture.server(named: "web-01")!
+        let id = SimulatorFixture.volumeIDs(web)[1]!
+        let (files, _, _) = try await backup(fixture.config(location: "scaleway-instance://web-01"))
+        let sidecar = files.first { $0.path == "/volumes/1-\(id).json" }!
+        let image = files.first { $0.path == "/volumes/1-\(id).qcow2" }!
+        let base = fixture.directory + "/base.qcow2"
+        try await Task.detached { _ = try runCommand(["qemu-img", "create", "-f", "qcow2", base, "1G"]) }.value
+        let cases: [(String, Data, String)] = [
+            ("non-QCOW2", Data(repeating: 0x42, count: 300_000), "not_qcow2"),
+            ("truncated", image.bytes.prefix(image.bytes.count / 2), "truncated"),
+            ("encrypted", try qemuImage(["--object", "secret,id=s0,data=pass", "-o", "encrypt.format=luks,encrypt.key-secret=s0", "$OUT", "1G"]), "encrypted"),
+            ("backing file", try qemuImage(["-b", base, "-F", "qcow2", "$OUT"]), "backing_file"),
+            ("zstd", try qemuImage(["-o", "compression_type=zstd", "$OUT", "1G"]), "zstd"),
+        ]
+        let before = try await fixture.inventory()
+        for (what, bytes, reason) in cases {
+            var bad = image
+            bad.bytes = Data(bytes)
+            let (outcomes, closed) = try await restore([sidecar, bad], config: fixture.config(location: "scaleway-instance://"))
+            guard case .failed(let error)? = outcomes[image.path] else {
+                XCTFail("\(what): the image was accepted: \(String(describing: outcomes[image.path]))"); continue
+            }
+            XCTAssertTrue(error.message.contains(reason), "\(what): \(error.message)")
+            XCTAssertEqual(error.kind, "invalid_input", what)
+            guard case .failed = closed else { XCTFail("\(what): close succeeded"); continue }
+            let after = try await fixture.inventory()
+            XCTAssertEqual(after, before, "\(what): something was left behind")
+        }
+    }
+
+    func testPartialRestoreOfAQemuImgImage() async throws {
+        let web = try await fixture.server(named: "web-01")!
+        let id = SimulatorFixture.volumeIDs(web)[2]!
+        let want = try await fixture.digest(volume: id)
+        let (files, _, _) = try await backup(fixture.config(location: "scaleway-instance://web-01"))
+        // Re-make the image with qemu-img, compressed (zlib): not our writer's layout.
+        let dir = fixture.directory
+        try files.first { $0.path == "/volumes/2-\(id).qcow2" }!.bytes.write(to: URL(fileURLWithPath: dir + "/in.qcow2"))
+        let (status, _) = try runCommand(["qemu-img", "convert", "-c", "-O", "qcow2", dir + "/in.qcow2", dir + "/out.qcow2"])
+        XCTAssertEqual(status, 0)
+        var image = files.first { $0.path == "/volumes/2-\(id).qcow2" }!
+        image.bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/out.qcow2"))
+        XCTAssertNotEqual(image.bytes, files.first { $0.path == image.path }!.bytes)
+        // Plakar strips the prefix of a partial restore: the pair arrives alone.
+        var sidecar = files.first { $0.path == "/volumes/2-\(id).json" }!
+        sidecar.path = "/2-\(id).json"
+        image.path = "/2-\(id).qcow2"
+        let before = try await fixture.inventory()
+        let (outcomes, closed) = try await restore([sidecar, image], config: fixture.config(location: "scaleway-instance://"))
+        for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
+        guard case .ok(let result) = closed else { return XCTFail("close failed: \(closed)") }
+        XCTAssertEqual(result["mode"] as? String, "volumes")
+        let created = (result["volumes"] as! [[String: Any]]).map { $0["id"] as! String }
+        XCTAssertEqual(created.count, 1)
+        let got = try await fixture.digest(volume: created[0])
+        XCTAssertEqual(got, want)
+        let after = try await fixture.inventory()
+        XCTAssertEqual(after["volumes"], before["volumes"]!.union(created))
+        XCTAssertEqual(after["snapshots"], before["snapshots"])
+        XCTAssertEqual(after["objects"], before["objects"])
+    }
 }

@@ -16,7 +16,9 @@ extension RestoreRun {
                 await stream.abort()
                 ledger.openUploads[stream.key] = nil
             }
-            if case .image = file.kind, file.refusal == nil {
+            if let refusal = file.refusal {
+                settleRefused(file, refusal)
+            } else if case .image = file.kind {
                 fatal.append("\(file.path) was cut short after \(file.received) bytes (the host closed before the end of the file)")
             }
         }

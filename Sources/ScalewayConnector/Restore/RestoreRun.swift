@@ -112,8 +112,12 @@ actor RestoreRun {
     func beginFile(path: String, info: FileInfo) throws {
         guard !closed else { throw PluginError(.state, "write of \(path) after close") }
         if let open = current {
-            throw PluginError(.state, "\(path) started while \(open.path) is not finished",
-                              hint: "the host must send one file at a time")
+            // The host does not finish a file whose chunk was refused: settle it here.
+            guard let refusal = open.refusal else {
+                throw PluginError(.state, "\(path) started while \(open.path) is not finished",
+                                  hint: "the host must send one file at a time")
+            }
+            settleRefused(open, refusal)
         }
         let isDirectory = info.mode & FileInfo.Mode.directory != 0
         let kind = RestorePath.classify(path, isDirectory: isDirectory)
@@ -340,8 +344,18 @@ actor RestoreRun {
         }
     }
 
+    /// Closes the books on a refused file the host will not finish.
+    func settleRefused(_ file: IncomingFile, _ refusal: PluginError) {
+        current = nil
+        switch file.kind {
+        case .unknown: ignored.append(file.path)
+        case .image, .manifest: recordFatal(file.path, refusal)
+        default: break
+        }
+    }
+
     /// Records a failure that makes the whole restore fail at close.
-    private func recordFatal(_ path: String, _ error: PluginError) {
+    func recordFatal(_ path: String, _ error: PluginError) {
         fatal.append(error.message.contains(path) ? error.message : "\(path): \(error.message)")
     }
 
