@@ -15,97 +15,7 @@ final class E2ETests: XCTestCase {
         fixture?.stop()
     }
 
-    struct File: @unchecked Sendable {
-        var path: String
-        var info: [String: Any]
-        var bytes: Data
-        var isDirectory: Bool { ((info["mode"] as? Int) ?? 0) & (1 << 31) != 0 }
-    }
-
-    /// open, list, concurrent reads (one task per file, 1 MiB reads), close.
-    func backup(_ config: [String: String]) async throws -> (files: [File], summary: [String: Any], progress: [[String: Any]]) {
-        let plugin = try PluginProcess()
-        defer { plugin.finish() }
-        let opened = try await plugin.call("open", ["protocol": "scaleway-instance", "mode": "importer", "config": config,
-                                                    "host": ["hostname": "test", "max_concurrency": 4]])
-        XCTAssertEqual(opened["type"] as? String, "scaleway-instance")
-        XCTAssertEqual(opened["flags"] as? [String], ["stream"])
-        let records = try await plugin.call("list")["records"] as! [[String: Any]]
-        let files = try await withThrowingTaskGroup(of: File.self) { group in
-            for record in records {
-                let path = record["pathname"] as! String
-                let info = PluginProcess.Message(object: record["fileinfo"] as! [String: Any])
-                group.addTask {
-                    var file = File(path: path, info: info.object, bytes: Data())
-                    if file.isDirectory { return file }
-                    while true {
-                        let r = try await plugin.call("read", ["path": path, "offset": file.bytes.count, "length": 1 << 20])
-                        file.bytes.append(Data(base64Encoded: r["data"] as! String)!)
-                        if r["eof"] as! Bool { return file }
-                    }
-                }
-            }
-            var out: [File] = []
-            for try await file in group { out.append(file) }
-            return out.sorted { $0.path < $1.path }
-        }
-        let summary = try await plugin.call("close")["summary"] as! [String: Any]
-        let progress = plugin.notifications.filter { $0["method"] as? String == "progress" }.map { $0["params"] as! [String: Any] }
-        return (files, summary, progress)
-    }
-
-    enum WriteResult { case ok([String: Any]), failed(PluginProcess.RPCError) }
-
-    /// open, one file at a time in walk order (1 MiB chunks), close.
-    func restore(_ files: [File], config: [String: String]) async throws -> (outcomes: [String: WriteResult], close: WriteResult) {
-        let plugin = try PluginProcess()
-        defer { plugin.finish() }
-        do {
-            _ = try await plugin.call("open", ["protocol": "scaleway-instance", "mode": "exporter", "config": config])
-        } catch let error as PluginProcess.RPCError {
-            return ([:], .failed(error))
-        }
-        var outcomes: [String: WriteResult] = [:]
-        for file in files.sorted(by: { $0.path < $1.path }) {
-            var offset = 0
-            var info = file.info
-            info["size"] = file.isDirectory ? 0 : file.bytes.count
-            repeat {
-                let end = min(file.bytes.count, offset + (1 << 20))
-                var params: [String: Any] = ["path": file.path, "offset": offset,
-                                             "data": file.bytes[offset..<end].base64EncodedString(), "eof": end == file.bytes.count]
-                if offset == 0 { params["fileinfo"] = info }
-                do {
-                    let r = try await plugin.call("write", params)
-                    if end == file.bytes.count { outcomes[file.path] = .ok(r) }
-                } catch let error as PluginProcess.RPCError {
-                    outcomes[file.path] = .failed(error)
-                    if end < file.bytes.count {
-                        // The host ends a refused file with its last chunk.
-                        _ = try? await plugin.call("write", ["path": file.path, "offset": end, "data": "", "eof": true])
-                    }
-                    break
-                }
-                offset = end
-            } while offset < file.bytes.count
-        }
-        do {
-            return (outcomes, .ok(try await plugin.call("close")["summary"] as! [String: Any]))
-        } catch let error as PluginProcess.RPCError {
-            return (outcomes, .failed(error))
-        }
-    }
-
-    /// qemu-img converts `image` to raw; returns the raw content's SHA-256.
-    func rawDigest(of image: Data) throws -> String {
-        let dir = fixture.directory
-        let qcow = dir + "/check-\(UUID().uuidString).qcow2", raw = qcow + ".raw"
-        defer { try? FileManager.default.removeItem(atPath: qcow); try? FileManager.default.removeItem(atPath: raw) }
-        try image.write(to: URL(fileURLWithPath: qcow))
-        let (status, _) = try runCommand(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", qcow, raw])
-        XCTAssertEqual(status, 0, "qemu-img convert failed")
-        return try sha256(file: raw)
-    }
+    var driver: E2EDriver { E2EDriver(fixture: fixture) }
 
     // MARK: tests
 
@@ -114,14 +24,14 @@ final class E2ETests: XCTestCase {
         let original = SimulatorFixture.volumeIDs(web)
         let before = try await fixture.inventory()
 
-        let (files, summary, progress) = try await backup(fixture.config(location: "scaleway-instance://web-01"))
+        let (files, summary, progress) = try await driver.backup(fixture.config(location: "scaleway-instance://web-01"))
         XCTAssertEqual(summary["status"] as? String, "ok")
         XCTAssertEqual(summary["volumes"] as? Int, 3)
         // Every image converts back to its volume's exact content.
         for (index, id) in original {
             let image = try XCTUnwrap(files.first { $0.path == "/volumes/\(index)-\(id).qcow2" }, "image \(index)")
             let expected = try await fixture.digest(volume: id)
-            XCTAssertEqual(try rawDigest(of: image.bytes), expected, "volume \(index)")
+            XCTAssertEqual(try driver.rawDigest(of: image.bytes), expected, "volume \(index)")
             XCTAssertEqual(image.info["mode"] as? Int, 0o600)
             XCTAssertNotNil(files.first { $0.path == "/volumes/\(index)-\(id).json" })
         }
@@ -137,7 +47,7 @@ final class E2ETests: XCTestCase {
         XCTAssertEqual(afterBackup["objects"], before["objects"])
 
         // Restore as a new instance.
-        let (outcomes, closed) = try await restore(files, config: fixture.config(location: "scaleway-instance://"))
+        let (outcomes, closed) = try await driver.restore(files, config: fixture.config(location: "scaleway-instance://"))
         for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
         guard case .ok(let result) = closed else { return XCTFail("close failed: \(closed)") }
         XCTAssertEqual(result["mode"] as? String, "new")
@@ -197,11 +107,11 @@ final class E2ETests: XCTestCase {
         let original = SimulatorFixture.volumeIDs(web)
         var wants: [Int: String] = [:]
         for (i, id) in original { wants[i] = try await fixture.digest(volume: id) }
-        let (files, _, _) = try await backup(fixture.config(location: "scaleway-instance://web-01"))
+        let (files, _, _) = try await driver.backup(fixture.config(location: "scaleway-instance://web-01"))
 
         // web-01 is running: refused at open without force, nothing touched.
         let before = try await fixture.inventory()
-        let (_, refused) = try await restore(files, config: fixture.config(location: "scaleway-instance://\(webID)",
+        let (_, refused) = try await driver.restore(files, config: fixture.config(location: "scaleway-instance://\(webID)",
                                                                           extra: ["restore_mode": "in_place"]))
         guard case .failed(let refusal) = refused else { return XCTFail("in-place restore of a running instance accepted") }
         XCTAssertEqual(refusal.kind, "state")
@@ -209,7 +119,7 @@ final class E2ETests: XCTestCase {
         let unchanged = try await fixture.inventory()
         XCTAssertEqual(unchanged, before)
 
-        let (outcomes, closed) = try await restore(files, config: fixture.config(location: "scaleway-instance://\(webID)",
+        let (outcomes, closed) = try await driver.restore(files, config: fixture.config(location: "scaleway-instance://\(webID)",
                                                                                  extra: ["restore_mode": "in_place", "force": "true"]))
         for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
         guard case .ok(let result) = closed else { return XCTFail("close failed: \(closed)") }
@@ -240,7 +150,7 @@ final class E2ETests: XCTestCase {
     func testBadImagesGivePreciseErrorsAndLeaveNothing() async throws {
         let web = try await fixture.server(named: "web-01")!
         let id = SimulatorFixture.volumeIDs(web)[1]!
-        let (files, _, _) = try await backup(fixture.config(location: "scaleway-instance://web-01"))
+        let (files, _, _) = try await driver.backup(fixture.config(location: "scaleway-instance://web-01"))
         let sidecar = files.first { $0.path == "/volumes/1-\(id).json" }!
         let image = files.first { $0.path == "/volumes/1-\(id).qcow2" }!
         let base = fixture.directory + "/base.qcow2"
@@ -256,7 +166,7 @@ final class E2ETests: XCTestCase {
         for (what, bytes, reason) in cases {
             var bad = image
             bad.bytes = Data(bytes)
-            let (outcomes, closed) = try await restore([sidecar, bad], config: fixture.config(location: "scaleway-instance://"))
+            let (outcomes, closed) = try await driver.restore([sidecar, bad], config: fixture.config(location: "scaleway-instance://"))
             guard case .failed(let error)? = outcomes[image.path] else {
                 XCTFail("\(what): the image was accepted: \(String(describing: outcomes[image.path]))"); continue
             }
@@ -272,7 +182,7 @@ final class E2ETests: XCTestCase {
         let web = try await fixture.server(named: "web-01")!
         let id = SimulatorFixture.volumeIDs(web)[2]!
         let want = try await fixture.digest(volume: id)
-        let (files, _, _) = try await backup(fixture.config(location: "scaleway-instance://web-01"))
+        let (files, _, _) = try await driver.backup(fixture.config(location: "scaleway-instance://web-01"))
         // Re-make the image with qemu-img, compressed (zlib): not our writer's layout.
         let dir = fixture.directory
         try files.first { $0.path == "/volumes/2-\(id).qcow2" }!.bytes.write(to: URL(fileURLWithPath: dir + "/in.qcow2"))
@@ -286,7 +196,7 @@ final class E2ETests: XCTestCase {
         sidecar.path = "/2-\(id).json"
         image.path = "/2-\(id).qcow2"
         let before = try await fixture.inventory()
-        let (outcomes, closed) = try await restore([sidecar, image], config: fixture.config(location: "scaleway-instance://"))
+        let (outcomes, closed) = try await driver.restore([sidecar, image], config: fixture.config(location: "scaleway-instance://"))
         for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
         guard case .ok(let result) = closed else { return XCTFail("close failed: \(closed)") }
         XCTAssertEqual(result["mode"] as? String, "volumes")
