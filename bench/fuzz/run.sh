@@ -44,6 +44,10 @@ mkdir -p "$WORK/corpus" "$WORK/artifacts" "$FUZZ_DIR/corpus/$TARGET" "$FUZZ_DIR/
 
 # Swift's runtime keeps metadata caches for the life of the process: not leaks.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=0:handle_abort=1}"
+# Swift's own crash backtracer fights ASan for the signal; libFuzzer reports instead.
+export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
+# The plugin logs to stderr; keep only errors so libFuzzer's report stays readable.
+export PLAKAR_SCALEWAY_LOG="${PLAKAR_SCALEWAY_LOG:-error}"
 exec nice -n 19 "$BINARY" "${LIMIT[@]}" "${TARGET_ARGS[@]}" \
   -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 \
   -artifact_prefix="$WORK/artifacts/" "${EXTRA[@]}" \
