@@ -1,0 +1,92 @@
+import Foundation
+
+/// Collects one request body as libmicrohttpd hands it over in chunks.
+///
+/// Bodies up to `memoryLimit` stay in memory (API JSON, small objects);
+/// larger ones, or ones announced larger by `Content-Length`, are streamed to
+/// a fresh file in the upload directory, so memory stays flat whatever the
+/// upload size. Used by one polling thread at a time.
+final class RequestBodySink {
+    private let directory: String
+    private let memoryLimit: Int
+    private var memory: [UInt8] = []
+    private var descriptor: Int32 = -1
+    private(set) var filePath: String?
+    private(set) var size: Int64 = 0
+    private(set) var failure: (any Error)?
+
+    init(directory: String, expectedLength: Int64?, memoryLimit: Int) {
+        self.directory = directory
+        self.memoryLimit = memoryLimit
+        if let expectedLength, expectedLength > Int64(memoryLimit) {
+            openFile()
+        } else if let expectedLength, expectedLength > 0 {
+            memory.reserveCapacity(Int(expectedLength))
+        }
+    }
+
+    /// Appends one chunk; errors are remembered and reported by ``finish()``.
+    func append(_ chunk: UnsafeRawBufferPointer) {
+        guard failure == nil, chunk.count > 0 else { return }
+        size += Int64(chunk.count)
+        if descriptor < 0 && memory.count + chunk.count > memoryLimit {
+            openFile()
+            guard failure == nil else { return }
+            let buffered = memory
+            memory = []
+            buffered.withUnsafeBytes { write($0) }
+        }
+        if descriptor >= 0 {
+            write(chunk)
+        } else {
+            memory.append(contentsOf: chunk)
+        }
+    }
+
+    /// The complete body; the caller owns the file (if any) from now on.
+    func finish() throws -> HTTPRequestBody {
+        if descriptor >= 0 {
+            if close(descriptor) != 0 && failure == nil {
+                failure = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+            descriptor = -1
+        }
+        if let failure { throw failure }
+        if let filePath { return .file(path: filePath, size: size) }
+        return size == 0 ? .none : .bytes(memory)
+    }
+
+    /// Drops whatever was received (the request was abandoned).
+    func discard() {
+        if descriptor >= 0 { close(descriptor); descriptor = -1 }
+        if let filePath { unlink(filePath) }
+        filePath = nil
+        memory = []
+    }
+
+    private func openFile() {
+        let path = directory + "/upload-" + UUID().uuidString
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            failure = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            return
+        }
+        descriptor = fd
+        filePath = path
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) {
+        guard var base = bytes.baseAddress else { return }
+        var remaining = bytes.count
+        while remaining > 0 {
+            let written = Foundation.write(descriptor, base, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+                return
+            }
+            remaining -= written
+            base += written
+        }
+    }
+}

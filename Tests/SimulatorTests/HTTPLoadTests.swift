@@ -1,0 +1,78 @@
+import Crypto
+import Foundation
+import Testing
+@testable import ScalewaySimulator
+
+@Suite("HTTP server under load", .serialized)
+struct HTTPLoadTests {
+    static var heavy: Bool { ProcessInfo.processInfo.environment["PLAKAR_SCALEWAY_HEAVY"] == "1" }
+
+    static func residentBytes() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return (Int(line.split(separator: " ")[1]) ?? 0) * 1024
+        }
+        return 0
+    }
+
+    @Test("uploads stream to a file; 32 concurrent GETs are served with flat memory")
+    func concurrency() throws {
+        let dir = try HTTPTestSupport.temporaryDirectory("load")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let size = 32 << 20
+        let blob = dir + "/blob"
+        let bytes = S3TestServer.bytes(size, seed: 41)
+        try bytes.write(to: URL(fileURLWithPath: blob))
+        let server = try HTTPServer(configuration: HTTPServerConfiguration(service: "s3", uploadDirectory: dir + "/up"),
+                                    handler: EchoHandler(files: ["/blob": blob]))
+        defer { server.stop() }
+
+        // Upload: the handler sees a file, with the exact bytes.
+        let upload = try HTTPTestSupport.curl(["-T", blob, "\(server.baseURL)/upload"])
+        #expect(upload.status == 200)
+        #expect(String(decoding: upload.body, as: UTF8.self)
+                == "PUT|/upload|||file|\(size)|\(Hex.encode(Digest.sha256(bytes)))")
+        #expect((try FileManager.default.contentsOfDirectory(atPath: dir + "/up")).isEmpty)
+
+        let before = Self.residentBytes()
+        let count = 32
+        var arguments = ["-sS", "--parallel", "--parallel-max", String(count), "-w", "%{http_code} %{size_download}\n"]
+        for _ in 0..<count { arguments += ["-o", "/dev/null", "\(server.baseURL)/blob"] }
+        let started = Date()
+        let result = try HTTPTestSupport.run("curl", arguments)
+        let elapsed = Date().timeIntervalSince(started)
+        let lines = result.text.split(separator: "\n")
+        #expect(lines.count == count)
+        #expect(lines.allSatisfy { $0 == "200 \(size)" })
+        let growth = Self.residentBytes() - before
+        print("32 concurrent GETs of \(size >> 20) MiB: \(String(format: "%.2f", Double(size * count) / elapsed / 1e9)) GB/s aggregate, RSS growth \(growth >> 20) MiB")
+        #expect(growth < 64 << 20)
+    }
+
+    @Test("a multi-GiB GET with curl reaches 1.5 GB/s (PLAKAR_SCALEWAY_HEAVY=1)", .enabled(if: heavy))
+    func throughput() throws {
+        let dir = try HTTPTestSupport.temporaryDirectory("throughput")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let blob = dir + "/blob"
+        let size: Int64 = 2 << 30
+        // A real (non-sparse) file, so the page cache serves actual data pages.
+        let chunk = S3TestServer.bytes(64 << 20, seed: 51)
+        _ = FileManager.default.createFile(atPath: blob, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: blob))
+        for _ in 0..<(size / Int64(chunk.count)) { try handle.write(contentsOf: chunk) }
+        try handle.close()
+        let server = try HTTPServer(configuration: HTTPServerConfiguration(service: "s3", uploadDirectory: dir + "/up"),
+                                    handler: EchoHandler(files: ["/blob": blob]))
+        defer { server.stop() }
+        _ = try HTTPTestSupport.run("sh", ["-c", "cat \"$0\" > /dev/null", blob])  // warm the page cache
+        let before = Self.residentBytes()
+        let r = try HTTPTestSupport.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{speed_download}",
+                                                 "\(server.baseURL)/blob"])
+        let fields = r.text.split(separator: " ")
+        #expect(fields.first == "200")
+        #expect(fields.count == 3 && Int64(fields[1]) == size)
+        let speed = fields.count == 3 ? (Double(fields[2]) ?? 0) : 0
+        print("curl GET of a \(size >> 30) GiB file: \(String(format: "%.2f", speed / 1e9)) GB/s, RSS growth \((Self.residentBytes() - before) >> 20) MiB")
+        #expect(speed >= 1.5e9)
+    }
+}
