@@ -13,7 +13,8 @@ final class HostSession: Sendable {
         self.options = options
         self.reporter = reporter
         process = try PluginProcess(executable: options.plugin, arguments: options.pluginArguments)
-        client = RPCClient(input: process.input, output: process.output, timeout: options.timeout) { method, params in
+        let trace = try options.tracePath.map { try TrafficTrace(path: $0) }
+        client = RPCClient(input: process.input, output: process.output, timeout: options.timeout, trace: trace) { method, params in
             reporter.notification(method, params)
         }
         client.start()

@@ -23,11 +23,14 @@ final class RPCClient: Sendable {
     private let writeLock = Mutex(())
     private let timeout: Double
     private let onNotification: @Sendable (String, JSONValue) -> Void
+    private let trace: TrafficTrace?
 
     /// Largest line accepted from the plugin (the protocol's 64 MiB plus margin).
     static let maxLineLength = (64 << 20) + (1 << 20)
 
-    init(input: Int32, output: Int32, timeout: Double, onNotification: @escaping @Sendable (String, JSONValue) -> Void) {
+    init(input: Int32, output: Int32, timeout: Double, trace: TrafficTrace? = nil,
+         onNotification: @escaping @Sendable (String, JSONValue) -> Void) {
+        self.trace = trace
         self.input = input
         self.output = output
         self.timeout = timeout
@@ -72,7 +75,8 @@ final class RPCClient: Sendable {
         }
         if let refusal { throw .transport(refusal) }
         let failure: Int32? = writeLock.withLock { _ in
-            line.withUnsafeBytes { bytes -> Int32? in
+            trace?.record(line, toPlugin: true)
+            return line.withUnsafeBytes { bytes -> Int32? in
                 var done = 0
                 while done < bytes.count {
                     let n = Foundation.write(input, bytes.baseAddress! + done, bytes.count - done)
@@ -123,6 +127,7 @@ final class RPCClient: Sendable {
     // MARK: - Incoming
 
     private func receive(_ line: [UInt8]) {
+        trace?.record(line, toPlugin: false)
         let parsed: JSONParser.Result
         do {
             parsed = try JSONParser.parse(line, options: .init(detachStringsLongerThan: 256))
