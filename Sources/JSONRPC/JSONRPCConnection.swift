@@ -176,9 +176,11 @@ public final class JSONRPCConnection: Sendable {
             logFrame("->", bytes)
             handle(line: bytes)
         case let .oversized(byteCount, head):
+            // The id usually comes before the bulky params: recover it from the head.
             var id: RequestID? = nil
             do throws(JSONParseError) {
-                _ = try JSONParser.parse(head, options: .init(maxDepth: configuration.maxDepth))
+                let whole = try JSONParser.parse(head, options: .init(maxDepth: configuration.maxDepth))
+                id = whole.value["id"].flatMap(RequestID.init)
             } catch {
                 id = error.recoveredID.flatMap(RequestID.init)
             }
