@@ -60,6 +60,6 @@ let package = Package(
         .testTarget(name: "ScalewayKitTests", dependencies: ["ScalewayKit", "Crypto"]),
         .testTarget(name: "SimulatorTests", dependencies: ["ScalewaySimulator", "Crypto", "QCOW2"]),
         .testTarget(name: "ConnectorTests",
-                    dependencies: ["ScalewayConnector", "ScalewaySimulator", "ScalewayKit", "PluginProtocol", "JSONRPC"]),
+                    dependencies: ["ScalewayConnector", "ScalewaySimulator", "ScalewayKit", "PluginProtocol", "JSONRPC", "QCOW2", "Crypto"]),
     ]
 )

@@ -247,10 +247,12 @@ public final class S3Service: HTTPHandler, FaultResponding {
         return HTTPResponse(status: status, headers: headers, body: .bytes(xml.bytes))
     }
 
-    /// Scaleway-style request ids: `tx` + hex + `-` + hex timestamp.
+    /// Scaleway-style request ids, e.g. `tx4b4bd55643874b48b1e87-00624d857d`:
+    /// `tx`, 21 random hex digits, `-`, the Unix time as 10 hex digits.
     static func makeRequestID() -> String {
-        "tx" + Hex.encode(SecureRandom.bytes(11)).prefix(21) + "-"
-            + String(UInt64(Date().timeIntervalSince1970), radix: 16)
+        let time = String(UInt64(Date().timeIntervalSince1970), radix: 16)
+        return "tx" + Hex.encode(SecureRandom.bytes(11)).prefix(21) + "-"
+            + String(repeating: "0", count: max(0, 10 - time.count)) + time
     }
 
     /// The Owner element S3 documents carry: Scaleway uses `<project>:<project>`.
