@@ -83,12 +83,21 @@ actor BackupRun {
 
     // MARK: list
 
+    /// Lists once; reads that arrive while the listing runs wait for it.
     func list() async throws -> [ListRecord] {
         guard !closed else { throw PluginError(.state, "list called after close") }
-        guard !listed else {
+        guard listing == nil else {
             throw PluginError(.state, "list called twice", hint: "the importer is a stream: list once per session")
         }
         listed = true
+        let task = Task { try await self.performList() }
+        listing = task
+        return try await task.value
+    }
+
+    private var listing: Task<[ListRecord], any Error>?
+
+    private func performList() async throws -> [ListRecord] {
         let plan = try await prepare()
         let store = self.store!
         let runID = Naming.makeRunID()
@@ -222,7 +231,8 @@ actor BackupRun {
 
     func read(path: String, offset: Int64, length: Int) async throws -> ReadChunk {
         guard !closed else { throw PluginError(.state, "read of \(path) after close") }
-        guard let tree else { throw PluginError(.state, "read of \(path) before list") }
+        if tree == nil, let listing { _ = try? await listing.value }
+        guard let tree else { throw PluginError(.state, "read of \(path) before list", hint: "call list first") }
         guard let content = tree.contents[path] else {
             throw PluginError(.notFound, "no file \(path) in this backup",
                               hint: "paths are /instance.json, /volumes/<index>-<volume-id>.json and .qcow2")
@@ -349,7 +359,7 @@ actor BackupRun {
         logger.info("cleaned \(deletedSnapshots.count) snapshot(s) and \(deletedObjects.count) staging object(s)")
         var cleaned: JSONValue = ["snapshots": .array(deletedSnapshots), "objects": .array(deletedObjects)]
         if !problems.isEmpty {
-            notifier.log(level: "error", message: "cleanup left resources behind: \(problems)")
+            notifier.log(level: "error", message: "cleanup left resources behind: \(JSONWriter.string(.array(problems)))")
             cleaned = ["snapshots": .array(deletedSnapshots), "objects": .array(deletedObjects), "problems": .array(problems)]
         }
         return ["cleaned": cleaned]
