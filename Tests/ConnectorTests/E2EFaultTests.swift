@@ -24,8 +24,7 @@ final class E2EFaultTests: XCTestCase {
         let fired = fixture.sim.faults.firedCounts.values.reduce(0, +)
         XCTAssertGreaterThan(fired, 3, "the faults did not fire")
         let image = files.first { $0.path == "/volumes/0-\(ids[0]!).qcow2" }!
-        let want = try await fixture.digest(volume: ids[0]!)
-        XCTAssertEqual(try e2e.rawDigest(of: image.bytes), want)
+        try await e2e.assertImage(image.bytes, holdsVolume: ids[0]!)
         fixture.sim.faults.clear()
         let after = try await fixture.inventory()
         XCTAssertEqual(after["snapshots"], before["snapshots"])
