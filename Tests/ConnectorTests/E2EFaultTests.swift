@@ -72,4 +72,19 @@ final class E2EFaultTests: XCTestCase {
         XCTAssertEqual(after["snapshots"], before["snapshots"], "temporary snapshots left after EOF")
         XCTAssertEqual(after["objects"], before["objects"], "staging objects left after EOF")
     }
+
+    func testStopConsistencyPowersOffAndBackOn() async throws {
+        let web = try await fixture.server(named: "web-01")!
+        XCTAssertEqual(web["state"] as? String, "running")
+        let (files, summary, progress) = try await E2EDriver(fixture: fixture).backup(
+            fixture.config(location: "scaleway-instance://\(web["id"] as! String)", extra: ["consistency": "stop"]))
+        XCTAssertEqual(summary["status"] as? String, "ok")
+        let messages = progress.compactMap { $0["message"] as? String }
+        XCTAssertTrue(messages.contains { $0.contains("powering off") }, "\(messages)")
+        XCTAssertTrue(messages.contains { $0.contains("back on") }, "\(messages)")
+        let after = try await fixture.server(named: "web-01")!
+        XCTAssertTrue(["running", "starting"].contains(after["state"] as? String ?? ""), "web-01 is \(after["state"] ?? "?")")
+        let manifest = try JSONSerialization.jsonObject(with: files.first { $0.path == "/instance.json" }!.bytes) as! [String: Any]
+        XCTAssertEqual(manifest["consistency"] as? String, "stop")
+    }
 }
