@@ -43,7 +43,8 @@ let package = Package(
         .target(name: "ScalewayConnector",
                 dependencies: ["PluginProtocol", "JSONRPC", "ScalewayKit", "QCOW2", "Crypto", "Logging"]),
         .target(name: "ScalewaySimulator",
-                dependencies: ["CMicroHTTPD", "Crypto", "QCOW2", "Logging"]),
+                dependencies: ["CMicroHTTPD", "Crypto", "QCOW2", "Logging"],
+                exclude: ["README.md"]),
 
         // MARK: Executables
         .executableTarget(name: "plakar-scaleway",

@@ -18,7 +18,6 @@ final class SimulatorCore: Sendable {
         let store: AccountStore
         if let existing = try AccountStore.open(stateDirectory: stateDirectory) {
             store = existing
-            if let durations { store.mutate { $0.durations = durations } }
             // Buckets live in the object store; make sure the seeded ones exist.
             for bucket in store.read(\.buckets) where objects.bucket(named: bucket.name) == nil {
                 try inventory.createBucket(bucket)
@@ -31,9 +30,9 @@ final class SimulatorCore: Sendable {
         self.store = store
         self.faults = faults
         runner = OperationRunner(store: store, objects: objects, codec: codec)
-        let control = ControlAPI(store: store, objects: objects, faults: faults, inventory: inventory)
+        let control = ControlAPI(store: store, runner: runner, objects: objects, faults: faults, inventory: inventory)
         api = ScalewayAPI(store: store, runner: runner, objects: objects, faults: faults, control: control)
-        runner.resumeAll()
+        if let durations { runner.rebase(to: durations) } else { runner.resumeAll() }
     }
 
     func stop() { runner.stop() }

@@ -26,6 +26,7 @@ struct HostileInputTests {
     /// Exercises every entry point on `path`; returns the error, if any.
     @discardableResult
     func exercise(_ path: String) -> QCOW2Error? {
+        streamEverything(path)
         do {
             _ = try QCOW2Inspector.inspect(path: path)
         } catch let error as QCOW2Error {
@@ -36,6 +37,24 @@ struct HostileInputTests {
             Issue.record("non-QCOW2 error \(error)")
         }
         return readEverything(path)
+    }
+
+    /// The stream inspector must refuse or accept, never crash.
+    func streamEverything(_ path: String) {
+        do {
+            var inspector = QCOW2StreamInspector()
+            let bytes = try readFile(path)
+            var offset = 0
+            while offset < bytes.count {
+                let length = min(bytes.count - offset, 5000)
+                try inspector.consume(Array(bytes[offset..<(offset + length)]))
+                offset += length
+            }
+            _ = try inspector.finish()
+        } catch is QCOW2Error {
+        } catch {
+            Issue.record("non-QCOW2 error \(error)")
+        }
     }
 
     func readEverything(_ path: String) -> QCOW2Error? {

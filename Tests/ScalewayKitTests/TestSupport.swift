@@ -111,9 +111,11 @@ final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
+    /// Kills the process with SIGKILL (Foundation's `Process` may start
+    /// children with SIGTERM blocked, so `terminate()` alone can hang the wait).
     func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

@@ -44,3 +44,36 @@ struct HTTPServerTests {
         #expect(String(decoding: r.body, as: UTF8.self) == "GET|/a%20b/c%2Fd+e|x=1%2B2&prefix=a%2Fb&uploads|hello|none|0|")
     }
 }
+
+/// Answers the digests the server computed while the body arrived.
+struct DigestHandler: HTTPHandler {
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let d = request.bodyDigests
+        let text = "\(d.map { Hex.encode($0.md5) } ?? "-")|\(d?.sha256.map { Hex.encode($0) } ?? "-")|\(request.body.count)"
+        return HTTPResponse(status: 200, body: .bytes(Array(text.utf8)))
+    }
+}
+
+@Suite("HTTP server body digests")
+struct HTTPBodyDigestTests {
+    @Test("bodies are hashed while they stream in: MD5 always, SHA-256 when a signed hash is announced")
+    func digests() throws {
+        let dir = try HTTPTestSupport.temporaryDirectory("digests")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try HTTPServer(configuration: HTTPServerConfiguration(service: "s3", uploadDirectory: dir + "/up"),
+                                    handler: DigestHandler())
+        defer { server.stop() }
+        let bytes = S3TestServer.bytes(3 << 20, seed: 81)
+        try bytes.write(to: URL(fileURLWithPath: dir + "/body"))
+        let md5 = Hex.encode(Digest.md5(bytes))
+        let sha = Hex.encode(Digest.sha256(bytes))
+        let unsigned = try HTTPTestSupport.curl(["-T", dir + "/body", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+                                                 "\(server.baseURL)/u"])
+        #expect(String(decoding: unsigned.body, as: UTF8.self) == "\(md5)|-|\(bytes.count)")
+        let signed = try HTTPTestSupport.curl(["-T", dir + "/body", "-H", "x-amz-content-sha256: \(sha)",
+                                               "\(server.baseURL)/s"])
+        #expect(String(decoding: signed.body, as: UTF8.self) == "\(md5)|\(sha)|\(bytes.count)")
+        let empty = try HTTPTestSupport.curl(["\(server.baseURL)/e"])
+        #expect(String(decoding: empty.body, as: UTF8.self) == "\(Hex.encode(Digest.md5([UInt8]())))|-|0")
+    }
+}

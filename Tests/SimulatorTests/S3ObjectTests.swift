@@ -86,6 +86,8 @@ final class S3ObjectTests {
         let whole = try s3.request("GET", "/staging/ranged")
         #expect(whole.status == 200)
         #expect(whole.body == body)
+        let overridden = try s3.request("GET", "/staging/ranged", query: "response-content-type=text%2Fplain")
+        #expect(overridden.header("Content-Type") == "text/plain")
     }
 
     @Test("missing keys: NoSuchKey XML with Key, RequestId and HostId; HEAD 404 without body")
@@ -135,6 +137,18 @@ final class S3ObjectTests {
         #expect(write.errorCode == "AccessDenied")
         #expect(try s3.request("DELETE", "/staging/readable", key: S3TestKeys.readOnly).errorCode == "AccessDenied")
         #expect(try s3.request("POST", "/staging/mp", query: "uploads", key: S3TestKeys.readOnly).errorCode == "AccessDenied")
+    }
+
+    @Test("an access key suffixed with @project targets that project")
+    func projectSuffix() throws {
+        var own = S3TestKeys.full
+        own.accessKey += "@" + S3TestKeys.project
+        #expect(try s3.request("GET", "/staging", query: "list-type=2", key: own).status == 200)
+        var foreign = S3TestKeys.full
+        foreign.accessKey += "@" + S3TestKeys.otherProject
+        let denied = try s3.request("GET", "/\(S3TestServer.otherBucket)", query: "list-type=2", key: foreign)
+        #expect(denied.status == 403)
+        #expect(denied.errorCode == "AccessDenied")
     }
 
     @Test("virtual-host addressing through the Host header")

@@ -15,7 +15,9 @@ final class S3SigV4Tests {
         let put = try s3.request("PUT", "/staging/greeting.txt", body: body)
         #expect(put.status == 200)
         #expect(put.header("ETag") == "\"\(Hex.encode(Digest.md5(body)))\"")
-        #expect(put.header("x-amz-request-id")?.hasPrefix("tx") == true)
+        let requestID = try #require(put.header("x-amz-request-id"))
+        #expect(requestID.hasPrefix("tx") && requestID.count == 34 && requestID.dropFirst(23).first == "-")
+        #expect(put.header("x-amz-id-2") == requestID)
         let get = try s3.request("GET", "/staging/greeting.txt")
         #expect(get.status == 200)
         #expect(get.body == body)
@@ -80,6 +82,16 @@ final class S3SigV4Tests {
         #expect(r3.status == 400)
         #expect(r3.errorCode == "AuthorizationHeaderMalformed")
         #expect(r3.text.contains("expecting 'fr-par'"))
+    }
+
+    @Test("aws-chunked streaming payloads are refused with NotImplemented and a hint")
+    func streamingRefused() throws {
+        let r = try s3.request("PUT", "/staging/chunked", body: Data("x".utf8),
+                               payload: .claimed("STREAMING-UNSIGNED-PAYLOAD-TRAILER"))
+        #expect(r.status == 501)
+        #expect(r.errorCode == "NotImplemented")
+        #expect(r.text.contains("when_required"))
+        #expect(S3Service.loggableQuery("a=1&X-Amz-Signature=abc") == "?a=1&X-Amz-Signature=<redacted>")
     }
 
     @Test("anonymous requests and missing x-amz-content-sha256 are refused")

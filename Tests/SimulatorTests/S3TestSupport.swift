@@ -143,7 +143,11 @@ final class S3TestServer {
                          "-X", method, "--path-as-is"]
         if let ca = tls?.caFile { arguments += ["--cacert", ca] }
         for (name, value) in headers where name != "host" || hostHeader != nil { arguments += ["-H", "\(name): \(value)"] }
-        if let bodyPath { arguments += ["--data-binary", "@" + bodyPath, "-H", "Expect:"] }
+        if body == nil, let bodyPath {
+            arguments += ["-T", bodyPath]  // streamed from disk (large bodies)
+        } else if let bodyPath {
+            arguments += ["--data-binary", "@" + bodyPath, "-H", "Expect:"]
+        }
         if method == "HEAD" { arguments += ["-I"] }
         if bodyPath != nil && !extra.contains(where: { $0.0.lowercased() == "content-type" }) {
             arguments += ["-H", "Content-Type:"]

@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 
 /// The parts of a request URL the transport needs: the origin that keys the
 /// handle pool, the host for errors and the loopback check, and a log-safe
@@ -41,10 +42,18 @@ struct RequestTarget: Sendable {
         redactedURL = "\(scheme)://\(host)\(port == (scheme == "https" ? 443 : 80) ? "" : ":\(port)")\(path)"
     }
 
-    /// 127.0.0.0/8, ::1 and localhost: the only hosts where TLS verification may be skipped.
+    /// 127.0.0.0/8, ::1 and localhost: the only hosts where TLS verification
+    /// may be skipped. Addresses are parsed, so `127.example.com` is not loopback.
     var isLoopback: Bool {
         let bare = host.trimmingCharacters(in: ["[", "]"])
-        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+        if bare.lowercased() == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, bare, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, bare, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
+        }
+        return false
     }
 }
 

@@ -9,9 +9,12 @@ final class ControlAPI: Sendable {
     let objects: any ObjectStorage
     let faults: any FaultRegistry
     let inventory: ObjectInventory?
+    let runner: OperationRunner
 
-    init(store: AccountStore, objects: any ObjectStorage, faults: any FaultRegistry, inventory: ObjectInventory?) {
+    init(store: AccountStore, runner: OperationRunner, objects: any ObjectStorage, faults: any FaultRegistry,
+         inventory: ObjectInventory?) {
         self.store = store
+        self.runner = runner
         self.objects = objects
         self.faults = faults
         self.inventory = inventory
@@ -46,7 +49,7 @@ final class ControlAPI: Sendable {
                 return json(200, Self.encodeDurations(store.read(\.durations)))
             case ("POST", ["durations"]), ("PUT", ["durations"]):
                 let durations = try decodeDurations(request)
-                store.mutate { $0.durations = durations }
+                runner.rebase(to: durations)
                 return json(200, Self.encodeDurations(durations))
             default:
                 return error(404, "unknown control endpoint \(request.method) \(request.path)")

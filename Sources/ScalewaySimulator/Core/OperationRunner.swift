@@ -21,7 +21,9 @@ final class OperationRunner: Sendable {
     private let work = DispatchQueue(label: "scw-sim.operations", qos: .utility, attributes: .concurrent)
     private let timers = DispatchQueue(label: "scw-sim.timers")
     private let inFlight = DispatchGroup()
-    private let stopped = Atomic<Bool>(false)
+    /// Set by ``stop()``; work only starts (entering `inFlight`) while it is false,
+    /// so `stop()` waits for running work but never for a pending timer.
+    private let stopped = Mutex<Bool>(false)
     private let logger = Logger(label: "scw-sim.operations")
 
     /// Part sizes of exported images stored as multipart objects. The
@@ -38,11 +40,18 @@ final class OperationRunner: Sendable {
 
     /// Stops scheduling: waits for running work, and turns later timers into no-ops.
     func stop() {
-        stopped.store(true, ordering: .sequentiallyConsistent)
+        stopped.withLock { $0 = true }
         inFlight.wait()
     }
 
-    private var isStopped: Bool { stopped.load(ordering: .sequentiallyConsistent) }
+    /// Registers one piece of work unless stopped.
+    private func enter() -> Bool {
+        stopped.withLock { isStopped in
+            if isStopped { return false }
+            inFlight.enter()
+            return true
+        }
+    }
 
     /// Restarts every operation and transition recorded in the state.
     func resumeAll() {
@@ -58,22 +67,49 @@ final class OperationRunner: Sendable {
 
     private func after(_ date: Date, _ body: @escaping @Sendable () -> Void) {
         let delay = max(0, date.timeIntervalSinceNow)
-        inFlight.enter()
         timers.asyncAfter(deadline: .now() + delay) { [self] in
+            guard enter() else { return }
             defer { inFlight.leave() }
-            guard !isStopped else { return }
             body()
         }
     }
 
     /// Work runs now; `stop()` waits for it.
     private func background(_ body: @escaping @Sendable () -> Void) {
-        inFlight.enter()
+        guard enter() else { return }
         work.async { [self] in
             defer { inFlight.leave() }
-            guard !isStopped else { return }
             body()
         }
+    }
+
+    /// Applies new durations to the operations in flight: each now ends at
+    /// its start plus the new duration. The timers already armed find their
+    /// operation changed and do nothing; new ones take over.
+    func rebase(to durations: SimDurations) {
+        store.mutate { s in
+            s.durations = durations
+            for (id, var snap) in s.snapshots {
+                guard var op = snap.pending else { continue }
+                op.readyAt = op.startedAt.addingTimeInterval(durations.seconds(for: op.kind, family: snap.family))
+                snap.pending = op
+                s.snapshots[id] = snap
+            }
+            for (id, var volume) in s.volumes {
+                guard var op = volume.pending else { continue }
+                op.readyAt = op.startedAt.addingTimeInterval(durations.blockVolumeCreate)
+                volume.pending = op
+                s.volumes[id] = volume
+            }
+            for (id, var server) in s.servers {
+                guard var transition = server.transition else { continue }
+                let seconds = durations.seconds(forServerAction: transition.action)
+                transition.readyAt = min(transition.readyAt, Date().addingTimeInterval(seconds))
+                server.transition = transition
+                s.servers[id] = server
+            }
+        }
+        resumeAll()
     }
 
     // MARK: Snapshots

@@ -68,6 +68,28 @@ public struct SimDurations: Sendable, Codable, Equatable {
         }
     }
 
+    /// The duration of an operation of `kind` on a snapshot of `family`.
+    func seconds(for kind: PendingOperation.Kind, family: SnapshotRecord.Family) -> Double {
+        switch (kind, family) {
+        case (.snapshot, .instance): instanceSnapshot
+        case (.snapshot, .block): blockSnapshot
+        case (.export, .instance): instanceExport
+        case (.export, .block): blockExport
+        case (.importImage, .instance): instanceImport
+        case (.importImage, .block): blockImport
+        case (.createVolume, _): blockVolumeCreate
+        }
+    }
+
+    func seconds(forServerAction action: String) -> Double {
+        switch action {
+        case "poweron": serverPowerOn
+        case "reboot": serverReboot
+        case "terminate": serverTerminate
+        default: serverPowerOff
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case instanceSnapshot = "instance_snapshot", instanceExport = "instance_export"
         case instanceImport = "instance_import", blockSnapshot = "block_snapshot"

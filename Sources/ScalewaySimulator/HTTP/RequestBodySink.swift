@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Collects one request body as libmicrohttpd hands it over in chunks.
@@ -5,8 +6,12 @@ import Foundation
 /// Bodies up to `memoryLimit` stay in memory (API JSON, small objects);
 /// larger ones, or ones announced larger by `Content-Length`, are streamed to
 /// a fresh file in the upload directory, so memory stays flat whatever the
-/// upload size. Used by one polling thread at a time.
+/// upload size. It hashes the bytes as they arrive (MD5, and SHA-256 when
+/// asked), so handlers never read a large upload back just to hash it.
+/// Used by one polling thread at a time.
 final class RequestBodySink {
+    private let md5 = Digest(.md5)
+    private let sha256: Digest?
     private let directory: String
     private let memoryLimit: Int
     private var memory: [UInt8] = []
@@ -15,7 +20,8 @@ final class RequestBodySink {
     private(set) var size: Int64 = 0
     private(set) var failure: (any Error)?
 
-    init(directory: String, expectedLength: Int64?, memoryLimit: Int) {
+    init(directory: String, expectedLength: Int64?, memoryLimit: Int, hashSHA256: Bool) {
+        sha256 = hashSHA256 ? Digest(.sha256) : nil
         self.directory = directory
         self.memoryLimit = memoryLimit
         if let expectedLength, expectedLength > Int64(memoryLimit) {
@@ -29,6 +35,8 @@ final class RequestBodySink {
     func append(_ chunk: UnsafeRawBufferPointer) {
         guard failure == nil, chunk.count > 0 else { return }
         size += Int64(chunk.count)
+        md5.update(chunk)
+        sha256?.update(chunk)
         if descriptor < 0 && memory.count + chunk.count > memoryLimit {
             openFile()
             guard failure == nil else { return }
@@ -41,6 +49,11 @@ final class RequestBodySink {
         } else {
             memory.append(contentsOf: chunk)
         }
+    }
+
+    /// The digests of everything appended; call once, after the last chunk.
+    func finishDigests() -> HTTPBodyDigests {
+        HTTPBodyDigests(md5: md5.finalize(), sha256: sha256?.finalize())
     }
 
     /// The complete body; the caller owns the file (if any) from now on.

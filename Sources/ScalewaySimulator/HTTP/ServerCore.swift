@@ -82,8 +82,11 @@ final class ServerCore: @unchecked Sendable {
                 context.remoteAddress = String(decoding: peer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
             }
             let expected = context.headers["Content-Length"].flatMap { Int64($0) }
+            // SHA-256 only when a signed payload hash will be checked against it.
+            let signedHash = context.headers["x-amz-content-sha256"].map { $0.utf8.count == 64 } ?? false
+            let hashSHA256 = signedHash || context.headers["x-amz-checksum-sha256"] != nil
             context.sink = RequestBodySink(directory: configuration.uploadDirectory, expectedLength: expected,
-                                           memoryLimit: configuration.inMemoryBodyLimit)
+                                           memoryLimit: configuration.inMemoryBodyLimit, hashSHA256: hashSHA256)
             context.phase = .receiving
             return .YES
         case .receiving:
@@ -104,6 +107,7 @@ final class ServerCore: @unchecked Sendable {
 
     private func complete(_ context: RequestContext, connection: OpaquePointer) -> MHD_Result {
         let body: HTTPRequestBody
+        let digests = context.sink?.finishDigests()
         do {
             body = try context.sink?.finish() ?? .none
         } catch {
@@ -115,8 +119,9 @@ final class ServerCore: @unchecked Sendable {
         context.sink = nil
         if case let .file(path, _) = body { context.uploadFile = path }
         let (rawPath, rawQuery) = context.rawPathAndQuery
-        let request = HTTPRequest(method: context.method, rawPath: rawPath, rawQuery: rawQuery,
+        var request = HTTPRequest(method: context.method, rawPath: rawPath, rawQuery: rawQuery,
                                   headers: context.headers, body: body, remoteAddress: context.remoteAddress)
+        request.bodyDigests = digests
         context.request = request
 
         let decodedPath = request.path

@@ -25,7 +25,12 @@ final class S3RequestContext {
         if case .sha256 = auth.payload { needSHA256 = true }
         let result: FileDigest.Result
         do {
-            result = try FileDigest.digest(of: request.body, sha256: needSHA256)
+            if let computed = request.bodyDigests, !needSHA256 || computed.sha256 != nil {
+                // Hashed by the server while the body streamed in.
+                result = FileDigest.Result(md5: computed.md5, sha256: computed.sha256)
+            } else {
+                result = try FileDigest.digest(of: request.body, sha256: needSHA256)
+            }
         } catch {
             throw S3Error.internalError("The upload could not be read back: \(error)")
         }

@@ -14,6 +14,10 @@ extension S3Service {
         headers.set("Content-Type", record.contentType)
         for (name, value) in record.metadata.sorted(by: { $0.key < $1.key }) { headers.set(name, value) }
         if let parts = record.partCount, request.query("partNumber") != nil { headers.set("x-amz-mp-parts-count", String(parts)) }
+        // Presigned URLs may override representation headers (`response-content-type=...`).
+        for (parameter, header) in Self.responseOverrides {
+            if let value = request.query(parameter) { headers.set(header, value) }
+        }
 
         // Conditional requests (ETag based).
         if let ifMatch = request.headers["If-Match"], !Self.etagList(ifMatch, contains: etag) {
@@ -44,6 +48,12 @@ extension S3Service {
         }
         return HTTPResponse(status: 200, headers: headers, body: .file(path: path, offset: 0, length: record.size))
     }
+
+    static let responseOverrides: [(String, String)] = [
+        ("response-content-type", "Content-Type"), ("response-content-disposition", "Content-Disposition"),
+        ("response-content-encoding", "Content-Encoding"), ("response-content-language", "Content-Language"),
+        ("response-cache-control", "Cache-Control"), ("response-expires", "Expires"),
+    ]
 
     func putObject(_ context: S3RequestContext, _ bucket: String, _ key: String) throws -> HTTPResponse {
         _ = try authorize(context, bucket: bucket, permission: "ObjectStorageObjectsWrite")

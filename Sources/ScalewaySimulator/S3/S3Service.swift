@@ -57,7 +57,9 @@ public final class S3Service: HTTPHandler, FaultResponding {
         }
         response.headers.set("x-amz-request-id", requestID)
         response.headers.set("x-amz-id-2", requestID)
-        logger.debug("s3 \(request.method) \(request.path)\(request.rawQuery.isEmpty ? "" : "?" + request.rawQuery) -> \(response.status)")
+        if logger.isEnabled(.debug) {
+            logger.debug("s3 \(request.method) \(request.path)\(Self.loggableQuery(request.rawQuery)) -> \(response.status)")
+        }
         return response
     }
 
@@ -72,6 +74,16 @@ public final class S3Service: HTTPHandler, FaultResponding {
         response.headers.set("x-amz-request-id", requestID)
         response.headers.set("x-amz-id-2", requestID)
         return response
+    }
+
+    /// The query for logs, with a presigned URL's signature left out (it
+    /// grants access to whoever holds it).
+    static func loggableQuery(_ rawQuery: String) -> String {
+        guard !rawQuery.isEmpty else { return "" }
+        let items = rawQuery.split(separator: "&").map { item -> String in
+            item.lowercased().hasPrefix("x-amz-signature=") ? "X-Amz-Signature=<redacted>" : String(item)
+        }
+        return "?" + items.joined(separator: "&")
     }
 
     // MARK: Addressing
@@ -235,10 +247,12 @@ public final class S3Service: HTTPHandler, FaultResponding {
         return HTTPResponse(status: status, headers: headers, body: .bytes(xml.bytes))
     }
 
-    /// Scaleway-style request ids: `tx` + hex + `-` + hex timestamp.
+    /// Scaleway-style request ids, e.g. `tx4b4bd55643874b48b1e87-00624d857d`:
+    /// `tx`, 21 random hex digits, `-`, the Unix time as 10 hex digits.
     static func makeRequestID() -> String {
-        "tx" + Hex.encode(SecureRandom.bytes(11)).prefix(21) + "-"
-            + String(UInt64(Date().timeIntervalSince1970), radix: 16)
+        let time = String(UInt64(Date().timeIntervalSince1970), radix: 16)
+        return "tx" + Hex.encode(SecureRandom.bytes(11)).prefix(21) + "-"
+            + String(repeating: "0", count: max(0, 10 - time.count)) + time
     }
 
     /// The Owner element S3 documents carry: Scaleway uses `<project>:<project>`.

@@ -33,8 +33,22 @@ LOCK = threading.Lock()
 COUNTERS = {}
 
 
+PERIODS = {}
+
+
 def content(seed, start, end):
-    return bytes(((i * 31 + seed) % 251) for i in range(start, end))
+    """Bytes start..<end of the object with `seed` (the pattern repeats every 251 bytes)."""
+    period = PERIODS.get(seed)
+    if period is None:
+        period = PERIODS[seed] = bytes(((i * 31 + seed) % 251) for i in range(251)) * 4200
+    out = bytearray()
+    position = start
+    while position < end:
+        offset = position % 251
+        take = min(end - position, len(period) - offset)
+        out += period[offset:offset + take]
+        position += take
+    return bytes(out)
 
 
 class Handler(BaseHTTPRequestHandler):
