@@ -146,7 +146,8 @@ actor BackupRun {
 
     /// Creates every snapshot at once, as close to one point in time as the API allows.
     private func takeSnapshots(_ plan: VolumePlan, runID: String, job: ExportJob) async throws {
-        let tags = Naming.snapshotTags(runID: runID, serverID: plan.server.id)
+        let tags = Naming.snapshotTags(runID: runID, serverID: plan.server.id,
+                                       labels: Labels(environment: config.environment, dataClass: config.dataClass))
         var results: [(PlannedVolume, Result<CloudSnapshot, any Error>)] = []
         await withTaskGroup(of: (PlannedVolume, Result<CloudSnapshot, any Error>).self) { group in
             for volume in plan.volumes {
