@@ -96,12 +96,19 @@ actor BackupRun {
     }
 
     private var listing: Task<[ListRecord], any Error>?
+    /// What the leftover reclaim deleted at the start of `list`.
+    private var reclaimed: JSONValue?
 
     private func performList() async throws -> [ListRecord] {
         let plan = try await prepare()
         let store = self.store!
         let runID = Naming.makeRunID()
         self.runID = runID
+        if !config.keepStaging {
+            reclaimed = await LeftoverReclaimer(compute: session.compute, store: store, zone: plan.zone, bucket: config.bucket,
+                                                prefix: config.prefix, serverID: plan.server.id, project: plan.project,
+                                                currentRunID: runID).reclaim()
+        }
         let job = ExportJob(compute: session.compute, store: store, zone: plan.zone, bucket: config.bucket,
                             poller: poller, timeouts: timeouts, notifier: notifier)
 
@@ -305,6 +312,7 @@ actor BackupRun {
             ]),
         ]
         summary += cleaned.objectValue ?? []
+        if let reclaimed { summary.append(("reclaimed_leftovers", reclaimed)) }
         if !failures.isEmpty {
             summary.append(("errors", .array(failures.map { .string($0) })))
             notifier.log(level: "error", message: "backup incomplete: \(failures.joined(separator: "; "))")
