@@ -14,12 +14,14 @@ final class E2EFaultTests: XCTestCase {
         let web = try await fixture.server(named: "web-01")!
         let ids = SimulatorFixture.volumeIDs(web)
         let before = try await fixture.inventory()
-        // A reproducible fifth of the API calls answer 429; three image downloads are cut mid-body.
-        fixture.sim.faults.install(FaultRule(service: "api", action: .rateLimit, count: nil, probability: 0.2, seed: 7))
+        // A reproducible tenth of the API calls answer 429 (the client retries 3 times, the
+        // pollers keep polling); three image downloads are cut mid-body and resume.
+        fixture.sim.faults.install(FaultRule(service: "api", action: .rateLimit, count: nil, probability: 0.1, seed: 7))
         fixture.sim.faults.install(FaultRule(service: "s3", method: "GET", pathContains: ".qcow2", action: .reset,
                                              afterBytes: 200_000, count: 3))
         let e2e = E2EDriver(fixture: fixture)
-        let (files, summary, _) = try await e2e.backup(fixture.config(location: "scaleway-instance://web-01"))
+        let (files, summary, _) = try await e2e.backup(fixture.config(location: "scaleway-instance://web-01",
+                                                                      extra: ["zone": "fr-par-1"]))
         XCTAssertEqual(summary["status"] as? String, "ok")
         let fired = fixture.sim.faults.firedCounts.values.reduce(0, +)
         XCTAssertGreaterThan(fired, 3, "the faults did not fire")
