@@ -112,6 +112,24 @@ final class HTTPFaultTests {
         client.waitUntilExit()
     }
 
+    @Test("a client that hangs up mid-download does not hurt the server (no SIGPIPE)")
+    func clientHangUp() throws {
+        let dir = try HTTPTestSupport.temporaryDirectory("hangup")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let big = dir + "/big"
+        let bytes = S3TestServer.bytes(64 << 20, seed: 91)
+        try bytes.write(to: URL(fileURLWithPath: big))
+        let local = try HTTPServer(configuration: HTTPServerConfiguration(service: "s3", uploadDirectory: dir + "/up"),
+                                   handler: EchoHandler(files: ["/big": big]))
+        defer { local.stop() }
+        for _ in 0..<3 {
+            let r = try HTTPTestSupport.run("sh", ["-c", "curl -sS \"$0\" | head -c 1000 | wc -c", "\(local.baseURL)/big"])
+            #expect(r.text.trimmingCharacters(in: .whitespacesAndNewlines) == "1000")
+        }
+        let whole = try HTTPTestSupport.curl(["\(local.baseURL)/big"])
+        #expect(whole.body == bytes)
+    }
+
     @Test("seeded probabilistic rules replay identically")
     func reproducible() {
         func sequence() -> [Bool] {
