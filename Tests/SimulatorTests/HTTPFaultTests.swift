@@ -65,7 +65,7 @@ final class HTTPFaultTests {
 
     @Test("a stall before the answer delays only the stalled request")
     func stallBeforeAnswer() throws {
-        faults.install(FaultRule(pathContains: "/slow", action: .stall, seconds: 2))
+        faults.install(FaultRule(pathContains: "/slow", action: .stall, seconds: 3))
         let slow = Process()
         slow.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         slow.arguments = ["-sS", "-o", "/dev/null", "\(server.baseURL)/slow"]
@@ -79,7 +79,7 @@ final class HTTPFaultTests {
         #expect(slow.isRunning)
         slow.waitUntilExit()
         #expect(slow.terminationStatus == 0)
-        #expect(Date().timeIntervalSince(started) >= 2)
+        #expect(Date().timeIntervalSince(started) >= 3)
     }
 
     @Test("a stall in the middle of a body resumes and delivers every byte")
