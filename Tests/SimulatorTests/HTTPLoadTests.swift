@@ -46,7 +46,9 @@ struct HTTPLoadTests {
         #expect(lines.allSatisfy { $0 == "200 \(size)" })
         let growth = Self.residentBytes() - before
         print("32 concurrent GETs of \(size >> 20) MiB: \(String(format: "%.2f", Double(size * count) / elapsed / 1e9)) GB/s aggregate, RSS growth \(growth >> 20) MiB")
-        #expect(growth < 64 << 20)
+        // 1 GiB went out: a server buffering bodies would grow by about that
+        // much. The bound leaves room for other suites running in this process.
+        #expect(growth < (size * count) / 4)
     }
 
     /// A loopback ceiling: Python answering with one bare `sendfile(2)` of
