@@ -27,10 +27,15 @@ public struct JSONParser {
         /// When set, escape-free strings of at least this many bytes are not
         /// materialised: see ``DetachedString``.
         public var detachStringsLongerThan: Int?
+        /// Only strings strictly inside this member path are detached (e.g.
+        /// `["params"]`), so envelope members such as `id` are always real
+        /// strings. Empty: anywhere.
+        public var detachOnlyInside: [String]
 
-        public init(maxDepth: Int = 128, detachStringsLongerThan: Int? = nil) {
+        public init(maxDepth: Int = 128, detachStringsLongerThan: Int? = nil, detachOnlyInside: [String] = []) {
             self.maxDepth = maxDepth
             self.detachStringsLongerThan = detachStringsLongerThan
+            self.detachOnlyInside = detachOnlyInside
         }
     }
 
@@ -118,7 +123,8 @@ public struct JSONParser {
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""):
             let start = index
-            if let threshold = options.detachStringsLongerThan, let range = try scanPlainString(minimumLength: threshold) {
+            if let threshold = options.detachStringsLongerThan, detachesHere,
+               let range = try scanPlainString(minimumLength: threshold) {
                 detached.append(DetachedString(path: path, range: range))
                 return .string("")
             }
@@ -130,6 +136,12 @@ public struct JSONParser {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw fail("unexpected \(describe(bytes[index])): expected a value")
         }
+    }
+
+    /// Whether a string at the current path may be detached.
+    private var detachesHere: Bool {
+        let inside = options.detachOnlyInside
+        return path.count > inside.count && path.starts(with: inside)
     }
 
     private mutating func expectLiteral(_ word: StaticString) throws(JSONParseError) {

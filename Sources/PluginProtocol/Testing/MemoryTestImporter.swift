@@ -51,7 +51,7 @@ final class MemoryTestImporter: Importer {
             throw PluginError(.notFound, "no file \(path) in the memory-test tree", hint: "read a path returned by list")
         }
         let start = min(offset, file.size)
-        let end = min(file.size, start + Int64(length))
+        let end = start + min(Int64(length), file.size - start)   // no overflow near Int64.max
         let bytes = [UInt8](unsafeUninitializedCapacity: Int(end - start)) { buffer, count in
             var i = 0
             var value = start
