@@ -280,6 +280,9 @@ public struct JSONParser {
         var i = start
         let base = bytes.baseAddress!
         let end = bytes.count
+        // 8 bytes at a time while none is a quote, a backslash, a control
+        // character or non-ASCII (the base64 of a data chunk never is).
+        i += Self.plainASCIIPrefix(UnsafeRawPointer(base + i), count: end - i)
         while i < end {
             let b = base[i]
             if b == UInt8(ascii: "\"") { break }
@@ -291,6 +294,26 @@ public struct JSONParser {
         return start..<i
     }
 
+    /// The number of leading bytes, in whole 8-byte words, that are printable
+    /// ASCII other than `"` and `\\` (SWAR: one test per word).
+    @inline(__always)
+    static func plainASCIIPrefix(_ p: UnsafeRawPointer, count: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        while i + 8 <= count {
+            let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let quote = w ^ (ones &* 0x22)
+            let backslash = w ^ (ones &* 0x5C)
+            let control = (w &- ones &* 0x20) & ~w & highs          // some byte < 0x20
+            let hasQuote = (quote &- ones) & ~quote & highs         // some byte == '"'
+            let hasBackslash = (backslash &- ones) & ~backslash & highs
+            if (control | hasQuote | hasBackslash | (w & highs)) != 0 { break }
+            i += 8
+        }
+        return i
+    }
+
     /// Parses a string token starting at the opening quote.
     private mutating func parseString() throws(JSONParseError) -> String {
         let openQuote = index
@@ -299,7 +322,7 @@ public struct JSONParser {
         let base = bytes.baseAddress!
         let end = bytes.count
         // Fast path: printable ASCII up to the closing quote.
-        var i = start
+        var i = start + Self.plainASCIIPrefix(UnsafeRawPointer(base + start), count: end - start)
         while i < end {
             let b = base[i]
             if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { break }
