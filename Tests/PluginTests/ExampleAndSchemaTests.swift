@@ -55,6 +55,24 @@ import Testing
         #expect(got.notifications == want.notifications)
     }
 
+    @Test(arguments: [1, 2, 3, 7, 64, 333, 4096])
+    func aSessionWrittenInPiecesGetsTheSameAnswers(pieceSize: Int) throws {
+        let session = Array(try String(contentsOf: Self.examples.appendingPathComponent("importer-session.jsonl"), encoding: .utf8)
+            .replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        let plugin = try PluginProcess()
+        var offset = 0
+        while offset < session.count {   // one write(2) per piece
+            let end = min(offset + pieceSize, session.count)
+            plugin.write(Array(session[offset..<end]))
+            offset = end
+        }
+        plugin.closeInput()
+        let answers = try plugin.remainingLines().map { try JSONParser.parse($0) }.filter { $0["id"] != nil }
+        #expect(answers.count == 7)
+        #expect(answers.allSatisfy { $0["result"] != nil })
+        #expect(try plugin.waitForExit() == 0)
+    }
+
     @Test func realTrafficMatchesTheSchemas() throws {
         var traffic: [(sent: Bool, line: String)] = []
         // Every example session.
