@@ -38,7 +38,7 @@ import Testing
 
     @Test func responsesComeOutOfOrderWhenTheFirstRequestIsSlower() throws {
         let plugin = try PluginProcess()
-        plugin.request(1, "open", openParams("importer", ["files": "/slow.bin:10,/fast.bin:10", "slow_read": "/slow.bin:300"]))
+        plugin.request(1, "open", openParams("importer", ["files": "/slow.bin:10,/fast.bin:10", "slow_read": "/slow.bin:2000"]))
         _ = try plugin.nextMessage()
         plugin.request(2, "read", ["path": "/slow.bin", "offset": 0, "length": 10])
         plugin.request(3, "read", ["path": "/fast.bin", "offset": 0, "length": 10])
