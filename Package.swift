@@ -59,6 +59,8 @@ let package = Package(
         .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "Crypto"]),
         .testTarget(name: "ScalewayKitTests", dependencies: ["ScalewayKit", "Crypto"]),
         .testTarget(name: "SimulatorTests", dependencies: ["ScalewaySimulator", "Crypto", "QCOW2"]),
+        .testTarget(name: "ReliabilityTests",
+                    dependencies: ["ScalewaySimulator", "ScalewayKit", "JSONRPC", "Crypto"]),
         .testTarget(name: "ConnectorTests",
                     dependencies: ["ScalewayConnector", "ScalewaySimulator", "ScalewayKit", "PluginProtocol", "JSONRPC", "QCOW2", "Crypto"]),
     ]

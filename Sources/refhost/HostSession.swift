@@ -13,7 +13,8 @@ final class HostSession: Sendable {
         self.options = options
         self.reporter = reporter
         process = try PluginProcess(executable: options.plugin, arguments: options.pluginArguments)
-        client = RPCClient(input: process.input, output: process.output, timeout: options.timeout) { method, params in
+        let trace = try options.tracePath.map { try TrafficTrace(path: $0) }
+        client = RPCClient(input: process.input, output: process.output, timeout: options.timeout, trace: trace) { method, params in
             reporter.notification(method, params)
         }
         client.start()
@@ -70,20 +71,5 @@ final class HostSession: Sendable {
         #else
         return "unknown"
         #endif
-    }
-}
-
-/// RFC 3339 timestamps of file infos (control data: Foundation is fine here).
-enum Timestamp {
-    static func parse(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
-    }
-
-    static func format(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
     }
 }

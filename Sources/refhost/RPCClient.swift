@@ -2,65 +2,6 @@ import Foundation
 import JSONRPC
 import Synchronization
 
-/// An answer from the plugin: the result or the error, with the line it came in.
-struct RPCResponse: Sendable {
-    /// The raw response line (detached strings point into it).
-    var line: [UInt8]
-    var result: JSONValue?
-    var error: RPCError?
-    /// Long escape-free strings left in ``line`` (the base64 of `read`).
-    var detached: [DetachedString]
-
-    /// The bytes of the base64 string at `path` (e.g. `["result", "data"]`),
-    /// decoded straight from the line when it was detached.
-    func base64Member(_ path: [String]) throws -> [UInt8] {
-        if let string = detached.first(where: { $0.path == path }) {
-            do {
-                return try line.withUnsafeBytes { bytes in
-                    try Base64.decode(UnsafeRawBufferPointer(rebasing: bytes[string.range]))
-                }
-            } catch {
-                throw RPCError.protocolViolation("\(path.joined(separator: ".")) is not valid base64: \(error)")
-            }
-        }
-        var value: JSONValue? = ["result": result ?? .null]
-        for key in path { value = value?[key] }
-        guard let text = value?.stringValue else {
-            throw RPCError.protocolViolation("the answer has no string \(path.joined(separator: "."))")
-        }
-        do {
-            return try Base64.decode(text)
-        } catch {
-            throw RPCError.protocolViolation("\(path.joined(separator: ".")) is not valid base64: \(error)")
-        }
-    }
-}
-
-/// A JSON-RPC error answer, or a failure of the exchange itself.
-struct RPCError: Error, Sendable, CustomStringConvertible {
-    var code: Int
-    var message: String
-    var data: JSONValue?
-
-    static func protocolViolation(_ message: String) -> RPCError {
-        RPCError(code: 0, message: "protocol violation: \(message)")
-    }
-
-    static func transport(_ message: String) -> RPCError {
-        RPCError(code: 0, message: message)
-    }
-
-    var kind: String? { data?["kind"]?.stringValue }
-
-    var description: String {
-        var text = message
-        if let kind { text = "[\(kind)] " + text }
-        if code != 0 { text += " (code \(code))" }
-        if let hint = data?["hint"]?.stringValue { text += "; hint: \(hint)" }
-        return text
-    }
-}
-
 /// The host side of the plugin's line-delimited JSON-RPC 2.0.
 ///
 /// Calls block their thread until the answer arrives (or the timeout): the
@@ -82,11 +23,14 @@ final class RPCClient: Sendable {
     private let writeLock = Mutex(())
     private let timeout: Double
     private let onNotification: @Sendable (String, JSONValue) -> Void
+    private let trace: TrafficTrace?
 
     /// Largest line accepted from the plugin (the protocol's 64 MiB plus margin).
     static let maxLineLength = (64 << 20) + (1 << 20)
 
-    init(input: Int32, output: Int32, timeout: Double, onNotification: @escaping @Sendable (String, JSONValue) -> Void) {
+    init(input: Int32, output: Int32, timeout: Double, trace: TrafficTrace? = nil,
+         onNotification: @escaping @Sendable (String, JSONValue) -> Void) {
+        self.trace = trace
         self.input = input
         self.output = output
         self.timeout = timeout
@@ -131,7 +75,8 @@ final class RPCClient: Sendable {
         }
         if let refusal { throw .transport(refusal) }
         let failure: Int32? = writeLock.withLock { _ in
-            line.withUnsafeBytes { bytes -> Int32? in
+            trace?.record(line, toPlugin: true)
+            return line.withUnsafeBytes { bytes -> Int32? in
                 var done = 0
                 while done < bytes.count {
                     let n = Foundation.write(input, bytes.baseAddress! + done, bytes.count - done)
@@ -182,6 +127,7 @@ final class RPCClient: Sendable {
     // MARK: - Incoming
 
     private func receive(_ line: [UInt8]) {
+        trace?.record(line, toPlugin: false)
         let parsed: JSONParser.Result
         do {
             parsed = try JSONParser.parse(line, options: .init(detachStringsLongerThan: 256))

@@ -25,13 +25,15 @@ struct RefhostOptions: Sendable {
     var window = 4
     /// Seconds to wait for any one answer.
     var timeout: Double = 900
+    /// Where to record the protocol traffic (JSONL), if anywhere.
+    var tracePath: String?
 
     static let maximumChunk = 16 << 20  // the protocol's limit on read lengths and write chunks
 
     static let usage = """
         usage:
-          refhost backup  --plugin BIN --out DIR  [--workers N] [--chunk BYTES] [--window N] [--protocol NAME] [--timeout S] [-o key=value ...] [--plugin-arg ARG ...]
-          refhost restore --plugin BIN --from DIR [--chunk BYTES] [--window N] [--protocol NAME] [--timeout S] [-o key=value ...] [--plugin-arg ARG ...]
+          refhost backup  --plugin BIN --out DIR  [--workers N] [--chunk BYTES] [--window N] [--protocol NAME] [--timeout S] [--trace FILE] [-o key=value ...] [--plugin-arg ARG ...]
+          refhost restore --plugin BIN --from DIR [--chunk BYTES] [--window N] [--protocol NAME] [--timeout S] [--trace FILE] [-o key=value ...] [--plugin-arg ARG ...]
 
         Drives a plugin over its line-delimited JSON-RPC exactly as the Plakar core would.
         backup:  open (importer), list, read every file with N workers into DIR, close.
@@ -39,6 +41,7 @@ struct RefhostOptions: Sendable {
         Progress and log notifications go to stderr with a summary; a one-line JSON
         summary goes to stdout. Exit status 1 on any error, per-file errors included.
         The protocol defaults to the scheme of -o location=SCHEME://...
+        --trace FILE records every protocol line as JSONL for protocol/tools/validate.py.
         """
 
     struct UsageError: Error, CustomStringConvertible {
@@ -70,6 +73,7 @@ struct RefhostOptions: Sendable {
             case "--plugin": options.plugin = try value(flag)
             case "--plugin-arg": options.pluginArguments.append(try value(flag))
             case "--protocol": options.protocolName = try value(flag)
+            case "--trace": options.tracePath = try value(flag)
             case "--out": options.outputDirectory = try value(flag)
             case "--from": options.inputDirectory = try value(flag)
             case "--workers": options.workers = try integer(flag, 1...256)

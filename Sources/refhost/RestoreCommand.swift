@@ -121,7 +121,7 @@ struct RestoreCommand {
             let eof = offset + Int64(length) >= size
             let id = client.nextID()
             let line = WriteRequest.line(id: id, path: path, offset: offset, eof: eof,
-                                         fileInfo: offset == 0 ? fileInfo : nil,
+                                         fileInfo: offset == 0 ? Optional(fileInfo) : JSONValue?.none,  // (a bare nil would be JSONValue.null)
                                          chunk: UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
             queue.append(try client.send(id: id, line: line))
             offset += Int64(length)

@@ -122,6 +122,39 @@ struct RefhostTests {
         #expect(failing.summary["files"]?.int64Value == 2)
     }
 
+    /// Every line refhost sends, and every answer it gets, matches the
+    /// protocol's JSON Schemas (protocol/tools/validate.py).
+    @Test func trafficMatchesTheProtocolSchemas() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let validator = root.appendingPathComponent("protocol/tools/validate.py").path
+        let backupTrace = directory + "/backup.jsonl"
+        let backup = try Self.refhost(["backup", "--plugin", Self.plugin, "--out", directory + "/out", "--chunk", "1000",
+                                       "--trace", backupTrace, "-o", "location=memory-test://smoke",
+                                       "-o", "files=/a.txt:2600,/d/b.bin:0", "-o", "error_path=/bad"])
+        #expect(backup.status == 1)  // the error record
+        let restoreTrace = directory + "/restore.jsonl"
+        let restore = try Self.refhost(["restore", "--plugin", Self.plugin, "--from", directory + "/out", "--chunk", "1000",
+                                        "--trace", restoreTrace, "-o", "location=memory-test://smoke"])
+        #expect(restore.status == 0, "stderr: \(restore.stderr)")
+        for trace in [backupTrace, restoreTrace] {
+            let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+            #expect(lines.count > 6)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", validator, trace]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(trace): \(report)")
+        }
+    }
+
     @Test func fatalAndUsageErrors() throws {
         let usage = try Self.refhost(["backup", "--out", "/tmp/x"])
         #expect(usage.status == 2)

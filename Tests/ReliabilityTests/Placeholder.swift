@@ -1,0 +1,1 @@
+// ReliabilityTests: suites land from the reliability branch.
