@@ -433,8 +433,7 @@ public final class JSONRPCConnection: Sendable {
 
     private func logFrame(_ direction: String, _ line: [UInt8]) {
         guard logger.isEnabled(.trace) else { return }
-        var text = String(decoding: line.prefix(512), as: UTF8.self)
-        if text.hasSuffix("\n") { text.removeLast() }
-        logger.trace("\(direction) \(text)\(line.count > 512 ? "… (\(line.count) bytes)" : "")")
+        // Frames carry credentials (open's config): never log them verbatim.
+        logger.trace("\(direction) \(FrameRedactor.loggable(line))")
     }
 }
