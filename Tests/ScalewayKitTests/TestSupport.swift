@@ -53,7 +53,7 @@ enum TestSupport {
     }
 
     /// Waits until something accepts TCP connections on `port` (bounded).
-    static func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) async throws {
+    static func waitForPort(_ port: Int, timeout: Duration = .seconds(90)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
