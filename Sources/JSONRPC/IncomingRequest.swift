@@ -1,0 +1,63 @@
+/// A request as received: id, method, params, and access to the raw line
+/// for strings the parser left in place (``DetachedString``).
+public struct IncomingRequest: Sendable {
+    public let id: RequestID
+    public let method: String
+    /// The params typed accessor (absent params read as an empty object).
+    public let params: Params
+    /// The whole line, kept so detached strings can be read without a copy.
+    let line: [UInt8]
+    let detached: [DetachedString]
+
+    init(id: RequestID, method: String, params: JSONValue?, line: [UInt8], detached: [DetachedString]) {
+        self.id = id
+        self.method = method
+        self.params = Params(params)
+        self.line = line
+        self.detached = detached
+    }
+
+    /// A request built in memory (tests, in-process callers).
+    public init(id: RequestID, method: String, params: JSONValue?) {
+        self.init(id: id, method: method, params: params, line: [], detached: [])
+    }
+
+    /// Size of the request line in bytes.
+    public var byteCount: Int { line.count }
+
+    /// Calls `body` with the bytes of the params member `field` when the
+    /// parser left that string in the line buffer; returns `nil` otherwise
+    /// (then read it from ``params`` as an ordinary string).
+    public func withDetachedParam<R>(_ field: String, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
+        guard let entry = detached.first(where: { $0.path.count == 2 && $0.path[0] == "params" && $0.path[1] == field }) else {
+            return nil
+        }
+        return try line.withUnsafeBytes { raw in
+            try body(UnsafeRawBufferPointer(rebasing: raw[entry.range]))
+        }
+    }
+
+    /// Decodes the base64 params member `field` to bytes, straight from the
+    /// line buffer when it was detached.
+    ///
+    /// - Throws: ``ResponseError`` -32602 naming the field when it is missing,
+    ///   not a string, or not valid base64.
+    public func base64Param(_ field: String) throws(ResponseError) -> [UInt8] {
+        let decoded: Result<[UInt8], Base64.DecodingError>?
+        decoded = withDetachedParam(field) { raw in
+            do throws(Base64.DecodingError) { return .success(try Base64.decode(raw)) } catch { return .failure(error) }
+        }
+        let result: Result<[UInt8], Base64.DecodingError>
+        if let decoded {
+            result = decoded
+        } else {
+            let text = try params.string(field)
+            do throws(Base64.DecodingError) { result = .success(try Base64.decode(text)) } catch { result = .failure(error) }
+        }
+        switch result {
+        case let .success(bytes): return bytes
+        case let .failure(error):
+            throw ResponseError.invalidParams(field: params.qualified(field), "must be standard base64 with padding: \(error.message)")
+        }
+    }
+}

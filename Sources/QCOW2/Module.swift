@@ -1,1 +1,0 @@
-// Module QCOW2: implementation in progress on its feature branch.

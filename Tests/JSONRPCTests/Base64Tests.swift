@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+import JSONRPC
+
+@Suite struct Base64Tests {
+    /// Deterministic pseudo-random bytes (xorshift).
+    static func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed | 1
+        return (0..<count).map { _ in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+    }
+
+    @Test func encodingMatchesFoundationForEveryLengthUpTo300() throws {
+        for length in 0...300 {
+            let bytes = Self.randomBytes(length, seed: UInt64(length) &* 0x9E37_79B9)
+            let ours = Base64.encodeToString(bytes)
+            #expect(ours == Data(bytes).base64EncodedString(), "length \(length)")
+            #expect(Base64.encodedCount(length) == ours.utf8.count)
+            #expect(try Base64.decode(ours) == bytes, "length \(length)")
+        }
+    }
+
+    @Test func decodingMatchesFoundationOnRandomTextsInVariedChunkings() throws {
+        let data = Self.randomBytes(100_003, seed: 42)
+        var offset = 0
+        var chunkSizes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 63, 64, 65, 4095, 4096, 4097, 65_536]
+        var index = 0
+        while offset < data.count {
+            let size = min(chunkSizes[index % chunkSizes.count], data.count - offset)
+            let chunk = Array(data[offset..<(offset + size)])
+            let text = Data(chunk).base64EncodedString()
+            #expect(try Base64.decode(text) == chunk)
+            #expect(Base64.encodeToString(chunk) == text)
+            offset += size
+            index += 1
+        }
+        chunkSizes.removeAll()
+    }
+
+    @Test func encodesIntoPlaceInsideALargerBuffer() {
+        let bytes = Self.randomBytes(1000, seed: 7)
+        var buffer = [UInt8](repeating: UInt8(ascii: "#"), count: 3 + Base64.encodedCount(1000) + 3)
+        let written = buffer.withUnsafeMutableBytes { out in
+            bytes.withUnsafeBytes { Base64.encode($0, into: out.baseAddress! + 3) }
+        }
+        #expect(written == Base64.encodedCount(1000))
+        #expect(Array(buffer.prefix(3)) == Array("###".utf8))
+        #expect(Array(buffer.suffix(3)) == Array("###".utf8))
+        #expect(String(decoding: buffer[3..<(3 + written)], as: UTF8.self) == Data(bytes).base64EncodedString())
+    }
+
+    @Test func invalidTextIsRefusedWithItsOffset() {
+        func failure(_ text: String) -> Base64.DecodingError? {
+            do throws(Base64.DecodingError) { _ = try Base64.decode(text); return nil } catch { return error }
+        }
+        #expect(failure("QUJD")  == nil)
+        #expect(failure("QUJ")?.message.contains("multiple of 4") == true)
+        #expect(failure("QU*D")?.offset == 2)
+        #expect(failure("QU=D")?.message.contains("padding") == true)
+        #expect(failure("QUJDRA==QUJD")?.message.contains("padding") == true)
+        #expect(failure("QUJD\nQUJD") != nil)
+        #expect(failure("Q===") != nil)
+        #expect(failure("QUJDR*==")?.offset == 5)
+        #expect(failure("QUJDR\u{0}==") != nil)
+    }
+}

@@ -1,1 +1,0 @@
-// JSONRPCTests: suites land from the feature branch that owns this target.

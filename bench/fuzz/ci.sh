@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# CI: a short, seeded, reproducible run of every fuzz target on the committed
+# seeds and regression inputs. Exits non-zero on any crash, failed
+# invariant, hang (> 10 s per input) or allocation over the limits.
+# Skips (exit 0, with a message) only when the toolchain has no libFuzzer.
+#
+#   bench/fuzz/ci.sh            (FUZZ_CI_RUNS=N to change the 20000 inputs per target)
+set -uo pipefail
+FUZZ_DIR="$(cd "$(dirname "$0")" && pwd)"
+RUNS=${FUZZ_CI_RUNS:-20000}
+TARGETS=(qcow2-header qcow2-image jsonrpc-reader jsonrpc-dispatch)
+
+"$FUZZ_DIR/build.sh" "${TARGETS[@]}"
+status=$?
+if ((status == 3)); then
+  echo "fuzz-ci: SKIPPED: the Swift toolchain has no libFuzzer runtime (libclang_rt.fuzzer)" >&2
+  exit 0
+elif ((status != 0)); then
+  echo "fuzz-ci: FAILED: the fuzz targets do not build" >&2
+  exit "$status"
+fi
+
+failed=()
+for target in "${TARGETS[@]}"; do
+  log=$(mktemp)
+  start=$SECONDS
+  # A fresh working corpus each time: CI results depend on the commit only.
+  rm -rf "$FUZZ_DIR/work/ci/$target"
+  if FUZZ_WORK="$FUZZ_DIR/work/ci" "$FUZZ_DIR/run.sh" "$target" --runs "$RUNS" --seed 1 >"$log" 2>&1; then
+    echo "fuzz-ci: $target: ok, $RUNS inputs in $((SECONDS - start)) s ($(grep -o 'corp: [0-9]*/[0-9a-zA-Z]*' "$log" | tail -1))" >&2
+  else
+    echo "fuzz-ci: $target: FAILED; the end of its log:" >&2
+    grep -v '^"' "$log" | tail -60 >&2
+    echo "fuzz-ci: the failing input is in $FUZZ_DIR/work/ci/$target/artifacts" >&2
+    failed+=("$target")
+  fi
+  rm -f "$log"
+done
+if ((${#failed[@]})); then
+  echo "fuzz-ci: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "fuzz-ci: all ${#TARGETS[@]} targets ok" >&2
