@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "PluginTests", dependencies: ["PluginProtocol", "JSONRPC"]),
         .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "Crypto"]),
-        .testTarget(name: "ScalewayKitTests", dependencies: ["ScalewayKit", "Crypto"]),
+        .testTarget(name: "ScalewayKitTests", dependencies: ["ScalewayKit", "ScalewaySimulator", "Crypto"]),
         .testTarget(name: "SimulatorTests", dependencies: ["ScalewaySimulator", "Crypto", "QCOW2"]),
         .testTarget(name: "ConnectorTests",
                     dependencies: ["ScalewayConnector", "ScalewaySimulator", "ScalewayKit", "PluginProtocol", "JSONRPC", "QCOW2", "Crypto"]),
