@@ -28,7 +28,7 @@ import Testing
 
         func stop() {
             process.stop()
-            try? FileManager.default.removeItem(atPath: directory)
+            removeDirectoryInBackground(directory)
         }
 
         deinit { stop() }

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
-import ScalewayKit
+@testable import ScalewayKit
 import ScalewaySimulator
 
 /// Every call the flows use, against the project's Scaleway simulator, over
@@ -18,7 +18,12 @@ import ScalewaySimulator
         let project: String
         let bucket: String
 
-        init(tls: Bool, key: Int = 0, trustCA: Bool = true, secretOverride: String? = nil) throws {
+        /// Starts a simulator on a dedicated thread (starting one blocks on files and key generation).
+        static func start(tls: Bool, key: Int = 0, trustCA: Bool = true, secretOverride: String? = nil) async throws -> Environment {
+            try await BlockingWork.run { try Environment(tls: tls, key: key, trustCA: trustCA, secretOverride: secretOverride) }
+        }
+
+        private init(tls: Bool, key: Int, trustCA: Bool, secretOverride: String?) throws {
             directory = NSTemporaryDirectory() + "sim-\(UUID().uuidString)"
             simulator = try Simulator.start(stateDirectory: directory, seed: .tiny, tls: tls, durations: .fast)
             let endpoints = simulator.endpoints
@@ -59,17 +64,21 @@ import ScalewaySimulator
             return fired
         }
 
+        /// Stops the simulator on a dedicated thread: stopping joins its
+        /// listener threads, which must not block the cooperative pool.
         func stop() {
-            simulator.stop()
-            try? FileManager.default.removeItem(atPath: directory)
+            let simulator = simulator, directory = directory
+            Thread.detachNewThread {
+                simulator.stop()
+                try? FileManager.default.removeItem(atPath: directory)
+            }
         }
 
-        deinit { stop() }
     }
 
     @Test(arguments: [false, true])
     func backupAndRestoreCallsEndToEnd(tls: Bool) async throws {
-        let env = try Environment(tls: tls)
+        let env = try await Environment.start(tls: tls)
         defer { env.stop() }
         let instance = env.session.instance, block = env.session.block, snapshots = env.session.snapshots
 
@@ -187,7 +196,7 @@ import ScalewaySimulator
     }
 
     @Test func faultsAreAbsorbed() async throws {
-        let env = try Environment(tls: false)
+        let env = try await Environment.start(tls: false)
         defer { env.stop() }
         // A 429 storm on the API.
         env.simulator.faults.install(FaultRule(service: "api", pathContains: "/servers", action: .rateLimit, count: 3))
@@ -232,7 +241,7 @@ import ScalewaySimulator
     }
 
     @Test func credentialsAndPermissionsAreNamed() async throws {
-        let env = try Environment(tls: false, secretOverride: "00000000-0000-4000-8000-000000000000")
+        let env = try await Environment.start(tls: false, secretOverride: "00000000-0000-4000-8000-000000000000")
         defer { env.stop() }
         let wrong = await #expect(throws: ScalewayAPIError.self) { _ = try await env.session.instance.listServers(zone: env.zone) }
         #expect(wrong?.kind == .deniedAuthentication && wrong?.httpStatus == 401)
@@ -242,13 +251,13 @@ import ScalewaySimulator
 
         let keys = env.simulator.endpoints.keys
         if let index = keys.firstIndex(where: { $0.expired }) {
-            let expired = try Environment(tls: false, key: index)
+            let expired = try await Environment.start(tls: false, key: index)
             defer { expired.stop() }
             let error = await #expect(throws: ScalewayAPIError.self) { _ = try await expired.session.instance.listServers(zone: expired.zone) }
             #expect(error?.reason == "expired" && error?.description.contains("expired") == true)
         }
         if let index = keys.firstIndex(where: { !$0.expired && !$0.permissionSets.contains("BlockStorageFullAccess") && !$0.permissionSets.contains("BlockStorageReadOnly") }) {
-            let limited = try Environment(tls: false, key: index)
+            let limited = try await Environment.start(tls: false, key: index)
             defer { limited.stop() }
             let error = await #expect(throws: ScalewayAPIError.self) { _ = try await limited.session.block.listVolumes(zone: limited.zone) }
             #expect(error?.kind == .permissionsDenied && error?.description.contains("BlockStorageFullAccess") == true)
@@ -256,7 +265,7 @@ import ScalewaySimulator
     }
 
     @Test func untrustedCertificateIsRefusedWithAnExplanation() async throws {
-        let env = try Environment(tls: true, trustCA: false)
+        let env = try await Environment.start(tls: true, trustCA: false)
         defer { env.stop() }
         let error = await #expect(throws: TransportError.self) { _ = try await env.session.instance.listServers(zone: env.zone) }
         #expect(error?.kind == .certificateUntrusted)
