@@ -60,6 +60,11 @@ import Testing
             #expect(try await storage.getObjectBytes(bucket: "bkt", key: key, range: ByteRange(offset: 17, length: 1000)) == Array(data[17..<1017]))
             #expect(try await storage.getObjectBytes(bucket: "bkt", key: key, range: ByteRange(offset: 9000)) == Array(data[9000...]))
         }
+        // An empty object (like an export's placeholder) reads as zero bytes.
+        try await storage.putObject(bucket: "bkt", key: "empty", bytes: [])
+        #expect(try await storage.headObject(bucket: "bkt", key: "empty").contentLength == 0)
+        #expect(try await storage.getObjectBytes(bucket: "bkt", key: "empty").isEmpty)
+        try await storage.deleteObject(bucket: "bkt", key: "empty")
         #expect(try await storage.bucketExists("bkt"))
         #expect(try await !storage.bucketExists("nope"))
         let listed = try await storage.listObjects(bucket: "bkt")

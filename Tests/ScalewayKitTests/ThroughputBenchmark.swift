@@ -14,7 +14,13 @@ struct ThroughputBenchmark {
     static let rssLimit: Int64 = 64 << 20
 
     /// Resets the kernel's peak-RSS counter of this process (Linux `clear_refs` 5).
-    static func resetPeakRSS() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
+    /// Also returns freed heap memory to the kernel first, so a phase's peak
+    /// is not inflated by what the previous phase freed.
+    static func resetPeakRSS() {
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        if let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") { _ = unsafeBitCast(symbol, to: MallocTrim.self)(0) }
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
 
     /// Peak and current resident set size, in bytes.
     static func rss() -> (peak: Int64, current: Int64) {

@@ -98,6 +98,13 @@ import Testing
         #expect(RequestTargetProbe.isLoopback("https://[::1]:8443/") && RequestTargetProbe.isLoopback("http://127.1.2.3/"))
     }
 
+    @Test func systemCAStoreStaysTrustedBesideAnExtraCAFile() {
+        // With an extra CA file, CAINFO points at it and CAPATH keeps the system directory.
+        let path = CurlGlobal.systemCAPath ?? Transport.fallbackSystemCAPath
+        #expect(path != nil)
+        #expect(FileManager.default.fileExists(atPath: path ?? "/nonexistent"))
+    }
+
     @Test func missingCAFileIsAConfigurationError() {
         #expect(throws: TransportError.self) {
             _ = try Transport(configuration: TransportConfiguration(tls: TLSConfiguration(extraCAFile: "/nonexistent/ca.pem")))

@@ -77,7 +77,11 @@ extension ObjectStorageClient {
                 try state.deliver(bytes, to: sink)
             })
             do {
-                _ = try await execute(call, sink: responseSink)
+                let response = try await execute(call, sink: responseSink)
+                if state.metadata == nil {
+                    // An empty body never reaches the sink: take the head from the response.
+                    state.accept(head: response.head, requestedStart: start, isResume: delivered > 0, firstByte: firstByte, range: range)
+                }
                 guard let expected = state.expectedLength, let metadata = state.metadata else {
                     throw ObjectStorageIntegrityError("GET \(bucket)/\(key) answered without a usable length")
                 }
