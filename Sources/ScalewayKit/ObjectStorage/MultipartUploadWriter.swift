@@ -67,10 +67,11 @@ public actor MultipartUploadWriter {
     public var bytesWritten: Int64 { total }
 
     /// The size of each part (the last may be smaller).
+    /// A known size fixes one part size for the whole upload; an unknown one
+    /// lets sizes grow with the part number.
     static func partSize(policy: PartSizePolicy, expectedSize: Int64?, partNumber: Int) -> Int64 {
-        let byNumber = policy.partSize(forPartNumber: partNumber)
-        guard let expectedSize else { return byNumber }
-        return max(policy.partSize(forObjectSize: expectedSize), byNumber)
+        guard let expectedSize else { return policy.partSize(forPartNumber: partNumber) }
+        return policy.partSize(forObjectSize: expectedSize)
     }
 
     /// Appends bytes; uploads every part that fills. Waits while the maximum
