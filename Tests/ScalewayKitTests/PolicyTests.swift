@@ -71,8 +71,8 @@ import Testing
         #expect(policy.partSize(forPartNumber: 1) == 8 << 20)
         #expect(policy.partSize(forPartNumber: 100) == 8 << 20)
         #expect(policy.partSize(forPartNumber: 101) == 16 << 20)
-        // With the default 16 MiB, 1000 growing parts exceed the 1 TB import/export limit.
-        let standard = PartSizePolicy()
+        // From 16 MiB, 1000 growing parts exceed the 1 TB import/export limit.
+        let standard = PartSizePolicy(preferredPartSize: 16 << 20)
         let total = (1...1000).reduce(Int64(0)) { $0 + standard.partSize(forPartNumber: $1) }
         #expect(total > 1_000_000_000_000)
         #expect((1...1000).allSatisfy { policy.partSize(forPartNumber: $0) <= PartSizePolicy.maximumPartSize })

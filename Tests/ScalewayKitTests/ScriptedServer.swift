@@ -31,7 +31,7 @@ final class ScriptedServer: @unchecked Sendable {
         var arguments = ["\(directory)/plan.json", "\(directory)/log.jsonl"]
         self.tls = tls
         if tls {
-            _ = try TestSupport.run("sh", [TestSupport.script("make_test_ca.sh"), "\(directory)/tls"])
+            _ = try await TestSupport.run("sh", [TestSupport.script("make_test_ca.sh"), "\(directory)/tls"])
             arguments += ["\(directory)/tls/server.pem", "\(directory)/tls/server.key"]
         }
         port = try TestSupport.freePort()
@@ -51,7 +51,7 @@ final class ScriptedServer: @unchecked Sendable {
 
     func stop() {
         process.stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        removeDirectoryInBackground(directory)
     }
 
     deinit { stop() }

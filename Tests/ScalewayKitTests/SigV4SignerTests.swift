@@ -138,7 +138,7 @@ import Testing
         [["delete", ""]], [["key-marker", "~tilde"], ["uploads", ""], ["prefix", "%already%"]],
     ]
 
-    @Test func matchesBotocoreOnOddKeysAndQueries() throws {
+    @Test func matchesBotocoreOnOddKeysAndQueries() async throws {
         var cases: [BotocoreCase] = []
         for (index, key) in Self.oddKeys.enumerated() {
             for (q, query) in Self.oddQueries.enumerated() {
@@ -153,7 +153,7 @@ import Testing
                     timestamp: "2026081\(q % 10)T0\(index % 10)3045Z"))
             }
         }
-        let output = try TestSupport.run("python3", [TestSupport.script("botocore_sigv4.py")],
+        let output = try await TestSupport.run("python3", [TestSupport.script("botocore_sigv4.py")],
                                          input: Array(try JSONEncoder().encode(cases)))
         let results = try JSONDecoder().decode([BotocoreResult].self, from: Data(output))
         #expect(results.count == cases.count)

@@ -11,9 +11,14 @@ enum TestSupport {
 
     static func script(_ name: String) -> String { "\(supportDirectory)/\(name)" }
 
-    /// Runs a program to completion, feeding `input` on stdin; returns stdout.
+    /// Runs a program to completion on a dedicated thread (never blocking the
+    /// cooperative pool), feeding `input` on stdin; returns stdout.
     /// Throws when it exits non-zero (with its stderr).
-    static func run(_ executable: String, _ arguments: [String], input: [UInt8] = []) throws -> [UInt8] {
+    static func run(_ executable: String, _ arguments: [String], input: [UInt8] = []) async throws -> [UInt8] {
+        try await BlockingWork.run { try runBlocking(executable, arguments, input: input) }
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String], input: [UInt8]) throws -> [UInt8] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [executable] + arguments
@@ -53,7 +58,7 @@ enum TestSupport {
     }
 
     /// Waits until something accepts TCP connections on `port` (bounded).
-    static func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) async throws {
+    static func waitForPort(_ port: Int, timeout: Duration = .seconds(90)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -92,6 +97,11 @@ final class VirtualClock: ScalewayClock, @unchecked Sendable {
     var sleeps: [Duration] { state.withLock { $0.sleeps } }
 }
 
+/// Removes a directory on a dedicated thread (called from `defer` in async tests).
+func removeDirectoryInBackground(_ path: String) {
+    Thread.detachNewThread { try? FileManager.default.removeItem(atPath: path) }
+}
+
 /// A server process started by a test and killed when the test ends.
 final class ChildProcess: @unchecked Sendable {
     // @unchecked Sendable invariant: `process` is set in init and only terminated afterwards.
@@ -113,10 +123,13 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Kills the process with SIGKILL (Foundation's `Process` may start
     /// children with SIGTERM blocked, so `terminate()` alone can hang the wait).
+    /// Tests call this from `defer` on the cooperative pool: the kill is
+    /// immediate, the reaping happens on a dedicated thread.
     func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let process = process
+            Thread.detachNewThread { process.waitUntilExit() }
         }
     }
 

@@ -37,7 +37,7 @@ public actor MultipartUploadWriter {
 
     private var state = State.open
     private var busy = false
-    private var buffer: [UInt8] = []
+    private var buffer: PartBuffer?
     private var currentPartSize: Int64
     private var uploadID: String?
     private var nextPartNumber = 1
@@ -67,10 +67,11 @@ public actor MultipartUploadWriter {
     public var bytesWritten: Int64 { total }
 
     /// The size of each part (the last may be smaller).
+    /// A known size fixes one part size for the whole upload; an unknown one
+    /// lets sizes grow with the part number.
     static func partSize(policy: PartSizePolicy, expectedSize: Int64?, partNumber: Int) -> Int64 {
-        let byNumber = policy.partSize(forPartNumber: partNumber)
-        guard let expectedSize else { return byNumber }
-        return max(policy.partSize(forObjectSize: expectedSize), byNumber)
+        guard let expectedSize else { return policy.partSize(forPartNumber: partNumber) }
+        return policy.partSize(forObjectSize: expectedSize)
     }
 
     /// Appends bytes; uploads every part that fills. Waits while the maximum
@@ -85,13 +86,12 @@ public actor MultipartUploadWriter {
         defer { busy = false }
         var offset = bytes.startIndex
         while offset < bytes.endIndex {
-            let room = Int(currentPartSize) - buffer.count
-            let count = min(room, bytes.endIndex - offset)
-            if buffer.capacity < Int(currentPartSize) { buffer.reserveCapacity(Int(currentPartSize)) }
-            buffer.append(contentsOf: bytes[offset..<(offset + count)])
-            offset += count
-            total += Int64(count)
-            if buffer.count == Int(currentPartSize) { try await flushPart() }
+            let part = buffer ?? PartBuffer(capacity: Int(currentPartSize))
+            buffer = part
+            let taken = bytes[offset...].withUnsafeBytes { part.append($0) }
+            offset += taken
+            total += Int64(taken)
+            if part.isFull { try await flushPart() }
         }
     }
 
@@ -104,13 +104,15 @@ public actor MultipartUploadWriter {
         }
         do {
             if uploadID == nil {
-                let result = try await client.putObject(bucket: bucket, key: key, body: .bytes(buffer), contentType: contentType)
-                buffer = []
+                let last = buffer ?? PartBuffer(capacity: 1)
+                let result = try await client.putObject(bucket: bucket, key: key, body: last.body, contentType: contentType,
+                                                        contentMD5: last.md5())
+                buffer = nil
                 try await client.verifyLength(bucket: bucket, key: key, expected: total)
                 state = .finished
                 return UploadResult(etag: result.etag, size: total, partCount: 0)
             }
-            if !buffer.isEmpty { try await flushPart() }
+            if let last = buffer, !last.isEmpty { try await flushPart() }
             while !inFlight.isEmpty { try await collectOldest() }
             let etag = try await client.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID!,
                                                                 parts: completed, expectedSize: total)
@@ -130,7 +132,7 @@ public actor MultipartUploadWriter {
         for part in inFlight { part.task.cancel() }
         for part in inFlight { _ = try? await part.task.value }
         inFlight = []
-        buffer = []
+        buffer = nil
         if let uploadID {
             await client.abortQuietly(bucket: bucket, key: key, uploadID: uploadID,
                                       because: failure ?? ObjectStorageIntegrityError("the writer was aborted"))
@@ -161,13 +163,14 @@ public actor MultipartUploadWriter {
                 throw ObjectStorageIntegrityError("\(bucket)/\(key) needs more than \(PartSizePolicy.maximumPartCount) parts: "
                     + "give the expected size so parts are sized for it")
             }
-            let part = buffer
+            guard let part = buffer else { return }
             nextPartNumber += 1
             currentPartSize = Self.partSize(policy: client.options.partSize, expectedSize: expectedSize, partNumber: nextPartNumber)
-            buffer = []
+            buffer = nil
             let client = client, bucket = bucket, key = key, uploadID = uploadID!
             inFlight.append((number, Task {
-                try await client.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: number, bytes: part[...])
+                try await client.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: number,
+                                            body: part.body, contentMD5: part.md5())
             }))
         } catch {
             try await fail(error)

@@ -77,7 +77,11 @@ extension ObjectStorageClient {
                 try state.deliver(bytes, to: sink)
             })
             do {
-                _ = try await execute(call, sink: responseSink)
+                let response = try await execute(call, sink: responseSink)
+                if state.metadata == nil {
+                    // An empty body never reaches the sink: take the head from the response.
+                    state.accept(head: response.head, requestedStart: start, isResume: delivered > 0, firstByte: firstByte, range: range)
+                }
                 guard let expected = state.expectedLength, let metadata = state.metadata else {
                     throw ObjectStorageIntegrityError("GET \(bucket)/\(key) answered without a usable length")
                 }
@@ -235,12 +239,14 @@ final class DownloadProgress: @unchecked Sendable {
             let length = head.headers["content-length"].flatMap { Int64($0) }
             var objectSize = length ?? 0
             var bytesStart: Int64 = 0
-            if head.status == 206, let contentRange = head.headers["content-range"].flatMap(parseContentRange) {
+            // Content-Range says which bytes come, whatever the status (some
+            // servers answer a range with 200). Without it the body is the
+            // whole object: skip what was already delivered.
+            if let contentRange = head.headers["content-range"].flatMap(parseContentRange) {
                 objectSize = contentRange.total ?? objectSize
                 bytesStart = contentRange.first
             }
-            // A server that ignores Range answers 200 with the whole object: skip what we already have.
-            skip = head.status == 200 ? requestedStart - bytesStart : 0
+            skip = max(0, requestedStart - bytesStart)
             if _etag == nil { _etag = head.headers["etag"].map(unquoted) }
             if _metadata == nil {
                 _metadata = ObjectMetadata(head: head, contentLength: objectSize)

@@ -26,7 +26,7 @@ public struct ObjectStorageOptions: Sendable {
     public var clock: any ScalewayClock
 
     public init(addressing: S3AddressingStyle = .automatic, retry: RetryPolicy = .objectStorage,
-                partSize: PartSizePolicy = PartSizePolicy(), uploadConcurrency: Int = 4, downloadConcurrency: Int = 4,
+                partSize: PartSizePolicy = PartSizePolicy(), uploadConcurrency: Int = 3, downloadConcurrency: Int = 4,
                 downloadRangeSize: Int64 = 16 << 20, signedPayloadLimit: Int = 1 << 20, clock: any ScalewayClock = SystemClock()) {
         self.addressing = addressing
         self.retry = retry

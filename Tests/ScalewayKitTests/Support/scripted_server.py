@@ -14,7 +14,8 @@ Route responses are served in order; the last one repeats. An object serves
 byte i = (i * 31 + seed) % 251, honours Range (206 + Content-Range) unless
 ignore_range, and for the k-th GET with drop_after[k] defined, sends the
 headers and that many body bytes, then resets the connection. "slow" sends
-one byte every 0.2 s. Every request is appended to LOG.jsonl as
+one byte every 0.2 s and logs {"method": "DISCONNECTED", "headers": {"time"}}
+when the client goes away. Every request is appended to LOG.jsonl as
 {"method", "path", "query", "headers", "body"}.
 """
 import json
@@ -132,10 +133,18 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if obj.get("slow"):
-            for i in range(start, end):
-                self.wfile.write(content(seed, i, i + 1))
-                self.wfile.flush()
-                time.sleep(0.2)
+            try:
+                for i in range(start, end):
+                    self.wfile.write(content(seed, i, i + 1))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client went away: log when, for the cancellation test.
+                with LOCK:
+                    with open(LOG_PATH, "a") as log:
+                        log.write(json.dumps({"method": "DISCONNECTED", "path": path, "query": "",
+                                              "headers": {"time": repr(time.time())}, "body": ""}) + "\n")
+                self.close_connection = True
             return
         position = start
         while position < end:

@@ -1,0 +1,66 @@
+import Crypto
+import Foundation
+
+/// One multipart part's bytes in memory mapped straight from the kernel.
+///
+/// Part buffers are large (MiBs) and short-lived. Through `malloc` they end
+/// up in per-thread arenas once glibc's dynamic mmap threshold has grown
+/// past the part size, and freed parts then stay resident: a 4 GiB upload
+/// peaked above 200 MiB. An anonymous mapping is returned to the kernel the
+/// moment the part is uploaded, so memory stays at the parts in flight.
+///
+/// `@unchecked Sendable` invariant: the writer fills the buffer, then hands
+/// it over and never writes again; afterwards it is only read.
+final class PartBuffer: @unchecked Sendable {
+    let capacity: Int
+    private(set) var count = 0
+    private let base: UnsafeMutableRawPointer
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        let mapped = mmap(nil, self.capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else { fatalError("mmap of a \(capacity)-byte part buffer failed: out of memory") }
+        base = mapped
+    }
+
+    deinit { munmap(base, capacity) }
+
+    var isFull: Bool { count == capacity }
+    var isEmpty: Bool { count == 0 }
+
+    /// Copies as many bytes as fit; returns how many were taken.
+    func append(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let taken = min(bytes.count, capacity - count)
+        guard taken > 0 else { return 0 }
+        (base + count).copyMemory(from: bytes.baseAddress!, byteCount: taken)
+        count += taken
+        return taken
+    }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    func md5() -> [UInt8] {
+        let digest = Digest(.md5)
+        digest.update(bytes)
+        return digest.finalize()
+    }
+
+    /// The buffer as a request body (read on the transfer thread, never copied whole).
+    var body: HTTPRequestBody {
+        .stream(length: Int64(count)) { PartBufferReader(buffer: self) }
+    }
+}
+
+/// Reads a ``PartBuffer`` front to back.
+struct PartBufferReader: HTTPBodyReader {
+    let buffer: PartBuffer
+    var offset = 0
+
+    mutating func read(into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+        let count = min(destination.count, buffer.count - offset)
+        guard count > 0 else { return 0 }
+        destination.baseAddress!.copyMemory(from: buffer.bytes.baseAddress! + offset, byteCount: count)
+        offset += count
+        return count
+    }
+}
