@@ -43,7 +43,8 @@ let package = Package(
         .target(name: "ScalewayConnector",
                 dependencies: ["PluginProtocol", "JSONRPC", "ScalewayKit", "QCOW2", "Crypto", "Logging"]),
         .target(name: "ScalewaySimulator",
-                dependencies: ["CMicroHTTPD", "Crypto", "QCOW2", "Logging"]),
+                dependencies: ["CMicroHTTPD", "Crypto", "QCOW2", "Logging"],
+                exclude: ["README.md"]),
 
         // MARK: Executables
         .executableTarget(name: "plakar-scaleway",
@@ -59,6 +60,6 @@ let package = Package(
         .testTarget(name: "ScalewayKitTests", dependencies: ["ScalewayKit", "Crypto"]),
         .testTarget(name: "SimulatorTests", dependencies: ["ScalewaySimulator", "Crypto", "QCOW2"]),
         .testTarget(name: "ConnectorTests",
-                    dependencies: ["ScalewayConnector", "ScalewaySimulator", "ScalewayKit", "PluginProtocol", "JSONRPC"]),
+                    dependencies: ["ScalewayConnector", "ScalewaySimulator", "ScalewayKit", "PluginProtocol", "JSONRPC", "QCOW2", "Crypto"]),
     ]
 )

@@ -53,6 +53,12 @@ public final class JSONRPCConnection: Sendable {
         public var cancellationGrace: Duration = .seconds(10)
         /// Bytes of admitted, unanswered requests before the reader pauses.
         public var maxInFlightBytes: Int = 256 << 20
+        /// Bytes asked of each `read(2)` on the input (tests use tiny values
+        /// to split lines at every position).
+        public var readChunkSize: Int = 1 << 20
+        /// Whether ``run()`` turns SIGTERM and SIGINT into a shutdown.
+        /// In-process tests turn it off.
+        public var handlesSignals = true
 
         public init() {}
     }
@@ -60,14 +66,15 @@ public final class JSONRPCConnection: Sendable {
     private struct Active {
         var id: RequestID
         var task: Task<Void, Never>
+        var completion: Completion
     }
 
     private struct State {
         var active: [UInt64: Active] = [:]
         var seqByID: [RequestID: UInt64] = [:]
         var nextSeq: UInt64 = 0
-        var lastBarrier: Task<Void, Never>?
-        var laneTails: [String: Task<Void, Never>] = [:]
+        var lastBarrier: Completion?
+        var laneTails: [String: Completion] = [:]
         var shutdown: ShutdownReason?
         var cancelledAll = false
         var finished: CheckedContinuation<ShutdownReason, Never>?
@@ -93,7 +100,7 @@ public final class JSONRPCConnection: Sendable {
     public init(input: Int32 = 0, output: Int32 = 1, methods: MethodTable, configuration: Configuration = Configuration()) {
         self.configuration = configuration
         self.methods = methods
-        self.reader = LineReader(fd: input, maxLineLength: configuration.maxMessageSize)
+        self.reader = LineReader(fd: input, maxLineLength: configuration.maxMessageSize, chunkSize: configuration.readChunkSize)
         self.output = OutputChannel(fd: output)
         self.budget = ByteBudget(limit: configuration.maxInFlightBytes)
         self.output.setOnClosed { [weak self] in self?.beginShutdown(.outputClosed) }
@@ -117,7 +124,7 @@ public final class JSONRPCConnection: Sendable {
         return await withCheckedContinuation { (finished: CheckedContinuation<ShutdownReason, Never>) in
             state.withLock { s in
                 s.finished = finished
-                for sig in [SIGTERM, SIGINT] {
+                for sig in configuration.handlesSignals ? [SIGTERM, SIGINT] : [] {
                     signal(sig, SIG_IGN)
                     let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
                     source.setEventHandler { [weak self] in self?.beginShutdown(.signal(sig)) }
@@ -169,9 +176,11 @@ public final class JSONRPCConnection: Sendable {
             logFrame("->", bytes)
             handle(line: bytes)
         case let .oversized(byteCount, head):
+            // The id usually comes before the bulky params: recover it from the head.
             var id: RequestID? = nil
             do throws(JSONParseError) {
-                _ = try JSONParser.parse(head, options: .init(maxDepth: configuration.maxDepth))
+                let whole = try JSONParser.parse(head, options: .init(maxDepth: configuration.maxDepth))
+                id = whole.value["id"].flatMap(RequestID.init)
             } catch {
                 id = error.recoveredID.flatMap(RequestID.init)
             }
@@ -289,26 +298,28 @@ public final class JSONRPCConnection: Sendable {
             }
             let seq = s.nextSeq
             s.nextSeq += 1
-            var dependencies: [Task<Void, Never>] = []
+            var dependencies: [Completion] = []
             switch entry.order {
             case .concurrent:
                 if let barrier = s.lastBarrier { dependencies.append(barrier) }
-            case let .serial(lane):
+            case let .serial(lane), let .after(lane):
                 if let barrier = s.lastBarrier { dependencies.append(barrier) }
                 if let tail = s.laneTails[lane] { dependencies.append(tail) }
             case .barrier:
-                dependencies = s.active.values.map(\.task)
+                dependencies = s.active.values.map(\.completion)
             }
+            let completion = Completion()
             let task = Task { [self] in
                 await self.execute(request, entry.handler, after: dependencies)
+                completion.complete()
                 self.finish(seq, id: request.id, size: size)
             }
-            s.active[seq] = Active(id: request.id, task: task)
+            s.active[seq] = Active(id: request.id, task: task, completion: completion)
             s.seqByID[request.id] = seq
             switch entry.order {
-            case .concurrent: break
-            case let .serial(lane): s.laneTails[lane] = task
-            case .barrier: s.lastBarrier = task
+            case .concurrent, .after: break
+            case let .serial(lane): s.laneTails[lane] = completion
+            case .barrier: s.lastBarrier = completion
             }
             if s.cancelledAll { task.cancel() }
             return nil
@@ -319,8 +330,8 @@ public final class JSONRPCConnection: Sendable {
         }
     }
 
-    private func execute(_ request: IncomingRequest, _ handler: MethodTable.Handler, after dependencies: [Task<Void, Never>]) async {
-        for dependency in dependencies { await dependency.value }
+    private func execute(_ request: IncomingRequest, _ handler: MethodTable.Handler, after dependencies: [Completion]) async {
+        for dependency in dependencies where !Task.isCancelled { await dependency.wait() }
         let line: [UInt8]
         if Task.isCancelled {
             line = MessageLine.error(id: request.id, configuration.cancelledError)

@@ -19,6 +19,7 @@ public final class OutputChannel: @unchecked Sendable {
     private struct Item {
         var bytes: [UInt8]
         var done: CheckedContinuation<Bool, Never>?
+        var stop = false
     }
 
     private let fd: Int32
@@ -81,6 +82,15 @@ public final class OutputChannel: @unchecked Sendable {
     /// Waits until every line queued before this call is written.
     public func flush() async { await send([]) }
 
+    /// Writes what is queued, then ends the writer thread; later lines are
+    /// dropped. (A process simply exits; in-process users call this.)
+    public func finish() {
+        condition.lock()
+        queue.append(Item(bytes: [], done: nil, stop: true))
+        condition.signal()
+        condition.unlock()
+    }
+
     /// Whether the output has been found closed.
     public var isClosed: Bool {
         condition.lock()
@@ -100,7 +110,9 @@ public final class OutputChannel: @unchecked Sendable {
                 head = 0
             }
             let alreadyClosed = closed
+            if item.stop { closed = true }
             condition.unlock()
+            if item.stop { return }
 
             let ok = alreadyClosed ? false : writeAll(item.bytes)
             if !ok && !alreadyClosed { markClosed() }

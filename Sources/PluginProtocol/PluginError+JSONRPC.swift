@@ -37,6 +37,9 @@ func responseError(for error: any Error, path: String? = nil) -> ResponseError {
         }
         return error
     case is CancellationError: return PluginError.cancelledRequest.responseError(path: path)
-    default: return PluginError(.internal, "internal error: \(error)").responseError(path: path)
+    default:
+        var data: [(key: String, value: JSONValue)] = [("kind", "internal")]
+        if let path { data.append(("path", .string(path))) }
+        return ResponseError(.internalError, "internal error: \(error)", data: .object(data))
     }
 }

@@ -16,7 +16,10 @@ import Synchronization
 /// serves one session. Errors name the state and the call to make first.
 ///
 /// Ordering: `open` and `close` are barriers; `ping`, `list` and `read` run
-/// concurrently; `write` chunks run one at a time in arrival order.
+/// concurrently, except that a `read` arriving while `list` runs waits for
+/// the listing (reading a path before the listing that defines it is
+/// meaningless, and a piped session must still get its data); `write` chunks run one at a time in
+/// arrival order.
 public final class PluginSession: Sendable {
     enum Phase: Sendable {
         case notOpen
@@ -63,8 +66,8 @@ public final class PluginSession: Sendable {
         var table = MethodTable()
         table.register("open", order: .barrier) { [self] in try await self.open($0) }
         table.register("ping") { [self] in try await self.ping($0) }
-        table.register("list") { [self] in try await self.list($0) }
-        table.register("read") { [self] in try await self.read($0) }
+        table.register("list", order: .serial(lane: "list")) { [self] in try await self.list($0) }
+        table.register("read", order: .after(lane: "list")) { [self] in try await self.read($0) }
         table.register("write", order: .serial(lane: "write")) { [self] in try await self.write($0) }
         table.register("close", order: .barrier) { [self] in try await self.close($0) }
         return table
@@ -77,13 +80,7 @@ public final class PluginSession: Sendable {
         var configuration = JSONRPCConnection.Configuration()
         configuration.maxMessageSize = PluginLimits.maxMessageSize
         configuration.cancelledError = PluginError.cancelledRequest.responseError()
-        configuration.errorMapper = { error in
-            switch error {
-            case let error as PluginError: error.responseError()
-            case is CancellationError: PluginError.cancelledRequest.responseError()
-            default: nil
-            }
-        }
+        configuration.errorMapper = { error in responseError(for: error) }
         return configuration
     }
 

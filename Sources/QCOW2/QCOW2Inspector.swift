@@ -33,7 +33,8 @@ public enum QCOW2Inspector {
         try header.checkPolicy(virtualSizeRange: virtualSizeRange)
         let reader = try QCOW2Reader(fileDescriptor: fd)  // checks the L1 table
         let clusterSize = header.clusterSize
-        var required = max(clusterSize, header.l1TableOffset + UInt64(header.l1Size) * 8)
+        // The reader checked the L1 table lies in the file when it has entries.
+        var required = header.l1Size == 0 ? clusterSize : max(clusterSize, header.l1TableOffset + UInt64(header.l1Size) * 8)
 
         // Refcount table and blocks.
         let tableOffset = header.refcountTableOffset

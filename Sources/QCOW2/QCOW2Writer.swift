@@ -23,9 +23,15 @@ import Darwin
 /// Memory: the plan's allocation bitmap (2 MiB per TiB of virtual size) plus
 /// a 4 MiB I/O buffer. Virtual sizes up to ``maximumVirtualSize``.
 ///
+/// To a seekable file, ``write(toPath:)`` does the same in a single pass
+/// over the source (metadata reserved up front, tables written around the
+/// data).
+///
 /// ```swift
 /// let writer = QCOW2Writer(source: try SparseFileSource(path: "disk.raw"))
-/// let plan = try writer.write(toPath: "disk.qcow2")
+/// try writer.write(toPath: "disk.qcow2")                  // one pass, seekable file
+/// let plan = try writer.plan()                             // or: exact size first,
+/// try writer.write(plan, toFileDescriptor: uploadPipe)     // then strictly sequential
 /// ```
 public struct QCOW2Writer {
     /// `cluster_bits` of written images (64 KiB clusters).
@@ -195,18 +201,6 @@ public struct QCOW2Writer {
     /// `write(2)` calls (a pipe, a socket or a file at its current position).
     public func write(_ plan: QCOW2WritePlan, toFileDescriptor fd: Int32) throws {
         try write(plan) { try FileIO.writeAll(fd, $0) }
-    }
-
-    /// Plans and writes the image to `path` (created or truncated).
-    ///
-    /// - Returns: the plan that was written.
-    @discardableResult
-    public func write(toPath path: String) throws -> QCOW2WritePlan {
-        let plan = try plan()
-        let fd = try FileIO.open(path, O_WRONLY | O_CREAT | O_TRUNC)
-        defer { close(fd) }
-        try write(plan, toFileDescriptor: fd)
-        return plan
     }
 }
 

@@ -1,21 +1,42 @@
 import PluginProtocol
 
-/// Builds the `scaleway-instance` importer and exporter.
+/// Builds the `scaleway-instance` importer (backup) and exporter (restore).
 ///
-/// The backup and restore flows are being built on the `connector` branch;
-/// until they land, `open` answers a clear `unsupported` error.
+/// The configuration is parsed and validated here (see ``ConnectorConfig``),
+/// so a bad key fails `open` before any network call. The cloud session is
+/// made by `makeSession`: by default over ScalewayKit (libcurl); tests may
+/// inject their own.
 public struct ScalewayConnectorFactory: ConnectorFactory {
-    public init() {}
+    public typealias SessionMaker = @Sendable (ConnectorConfig) throws -> any CloudSession
+
+    private let makeSession: SessionMaker
+
+    public init(makeSession: @escaping SessionMaker = ScalewayConnectorFactory.defaultSession) {
+        self.makeSession = makeSession
+    }
 
     public var protocols: [String] { ["scaleway-instance"] }
 
     public func makeImporter(_ context: ConnectorContext) throws -> any Importer {
-        throw PluginError(.unsupported, "the scaleway-instance importer is not available in this build",
-                          hint: "use a build that includes the backup flow")
+        try checkProtocol(context)
+        let config = try ConnectorConfig.parse(context.config, role: .importer)
+        return ScalewayImporter(config: config, session: try makeSession(config), notifier: context.notifier)
     }
 
     public func makeExporter(_ context: ConnectorContext) throws -> any Exporter {
-        throw PluginError(.unsupported, "the scaleway-instance exporter is not available in this build",
-                          hint: "use a build that includes the restore flow")
+        try checkProtocol(context)
+        let config = try ConnectorConfig.parse(context.config, role: .exporter)
+        return ScalewayExporter(config: config, session: try makeSession(config), notifier: context.notifier,
+                                checkHeader: QCOW2HeaderCheck.check)
     }
+
+    private func checkProtocol(_ context: ConnectorContext) throws {
+        guard protocols.contains(context.protocolName) else {
+            throw PluginError(.unsupported, "protocol \(context.protocolName) is not served by this plugin",
+                              hint: "use scaleway-instance")
+        }
+    }
+
+    /// The production session (ScalewayKit over libcurl).
+    public static let defaultSession: SessionMaker = { config in try ScalewayKitCloud(config: config) }
 }

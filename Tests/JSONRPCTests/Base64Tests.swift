@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import JSONRPC
+import JSONRPC
 
 @Suite struct Base64Tests {
     /// Deterministic pseudo-random bytes (xorshift).

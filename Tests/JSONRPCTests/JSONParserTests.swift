@@ -1,5 +1,5 @@
 import Testing
-@testable import JSONRPC
+import JSONRPC
 
 @Suite struct JSONParserTests {
     private func parse(_ text: String) throws -> JSONValue { try JSONParser.parse(text) }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import JSONRPC
+import JSONRPC
 
 @Suite struct JSONWriterTests {
     @Test func escapesControlCharactersQuotesAndBackslashes() {

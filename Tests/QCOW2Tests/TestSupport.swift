@@ -126,3 +126,13 @@ func writeFile(_ path: String, _ bytes: [UInt8]) throws {
 }
 
 var heavyTestsEnabled: Bool { ProcessInfo.processInfo.environment["PLAKAR_SCALEWAY_HEAVY"] == "1" }
+
+/// Byte comparisons through memcmp: element-wise loops are slow in debug builds.
+func sameBytes(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Bool {
+    guard a.count == b.count else { return false }
+    return a.withUnsafeBytes { x in b.withUnsafeBytes { y in a.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
+}
+
+func allZero(_ a: ArraySlice<UInt8>) -> Bool {
+    sameBytes(a, ArraySlice(repeating: 0, count: a.count))
+}

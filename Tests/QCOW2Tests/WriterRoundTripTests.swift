@@ -7,27 +7,44 @@ struct WriterRoundTripTests {
     /// Writes `raw` with our writer, then asks qemu-img to check the image and
     /// convert it back, which must give the same bytes.
     @discardableResult
-    func roundTrip(_ scratch: ScratchDirectory, raw: String) throws -> QCOW2WritePlan {
+    func roundTrip(_ scratch: ScratchDirectory, raw: String) throws -> QCOW2WriteResult {
+        // The two-pass sequential stream, then the single-pass file writer.
+        let writer = QCOW2Writer(source: try SparseFileSource(path: raw))
+        let streamed = scratch.file("streamed.qcow2")
+        let layout = try writer.plan()
+        let fd = open(streamed, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        try writer.write(layout, toFileDescriptor: fd)
+        close(fd)
+        try check(scratch, raw: raw, image: streamed, virtualSize: layout.virtualSize, imageSize: layout.imageSize)
+
         let image = scratch.file("out.qcow2")
-        let plan = try QCOW2Writer(source: try SparseFileSource(path: raw)).write(toPath: image)
+        let plan = try writer.write(toPath: image)
+        #expect(plan.virtualSize == layout.virtualSize)
+        #expect(plan.dataClusterCount == layout.dataClusterCount)
+        #expect(plan.l2TableCount >= layout.l2TableCount)
+        try check(scratch, raw: raw, image: image, virtualSize: plan.virtualSize, imageSize: plan.imageSize)
+        return plan
+    }
+
+    func check(_ scratch: ScratchDirectory, raw: String, image: String, virtualSize: UInt64, imageSize: UInt64) throws {
         let attributes = try FileManager.default.attributesOfItem(atPath: image)
-        #expect((attributes[.size] as? NSNumber)?.uint64Value == plan.imageSize)
+        #expect((attributes[.size] as? NSNumber)?.uint64Value == imageSize)
         try qemuImg("check", "-f", "qcow2", image)
         // QEMU disks are whole sectors: compare with the source padded to 512.
-        #expect(plan.virtualSize % 512 == 0)
+        #expect(virtualSize % 512 == 0)
         let padded = scratch.file("padded.raw")
         try run(["cp", "--sparse=always", raw, padded])
         try run(["truncate", "-s", "%512", padded])
         try qemuImg("compare", "-f", "raw", "-F", "qcow2", padded, image)
-        if plan.virtualSize <= 64 << 20 {
+        if virtualSize <= 64 << 20 {
             let back = scratch.file("back.raw")
             try qemuImg("convert", "-f", "qcow2", "-O", "raw", image, back)
             #expect(try filesEqual(padded, back), "qemu-img convert of our image differs from the source")
         }
         let info = try qemuImg("info", "--output=json", image).stdout
-        #expect(info.contains("\"virtual-size\": \(plan.virtualSize)"))
+        #expect(info.contains("\"virtual-size\": \(virtualSize)"))
         #expect(info.contains("\"compat\": \"1.1\""))
-        return plan
+        _ = try QCOW2Inspector.inspect(path: image)
     }
 
     @Test func sparseDiskWithZeroRunsInsideData() throws {
@@ -51,6 +68,22 @@ struct WriterRoundTripTests {
         #expect(plan.l2TableCount == 3)
         // Cluster 0, clusters 7 and 9 (8 is zero), two around 512 MiB, the last.
         #expect(plan.dataClusterCount == 6)
+    }
+
+    @Test func extentsSharingClustersAndAllZeroRegions() throws {
+        let scratch = try ScratchDirectory()
+        var random = DeterministicBytes(seed: 21)
+        let raw = scratch.file("shared.raw")
+        try makeSparseFile(raw, size: 1 << 30, pieces: [
+            (0, random.bytes(100)),                                  // two extents in cluster 0
+            (16384, random.bytes(100)),
+            (600 << 20, [UInt8](repeating: 0, count: 200_000)),     // data extent of zeros only
+            ((1 << 30) - 4096, random.bytes(4096)),
+        ])
+        let plan = try roundTrip(scratch, raw: raw)
+        #expect(plan.dataClusterCount == 2)
+        let reader = try QCOW2Reader(path: scratch.file("out.qcow2"))
+        #expect(try reader.allocatedRanges() == [0..<65536, ((1 << 30) - 65536)..<(1 << 30)])
     }
 
     @Test func emptyAndTinyDisks() throws {

@@ -12,6 +12,8 @@
 /// | `open_delay_ms`, `list_delay_ms`, `read_delay_ms`, `write_delay_ms` | cancellable delays | 0 |
 /// | `fail_open` | `open` fails with this kind (e.g. `auth`) | none |
 /// | `fail_read` | reads of this path fail with `not_found` | none |
+/// | `slow_read` | `/path:ms`: reads of this path take that long (cancellable) | none |
+/// | `internal_read` | reads of this path fail with a non-plugin error (-32603) | none |
 /// | `fail_write` | chunks of this path fail with `io` | none |
 /// | `close_marker` | a file appended with one line per `close` call | none |
 ///

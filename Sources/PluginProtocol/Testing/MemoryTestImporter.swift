@@ -42,6 +42,8 @@ final class MemoryTestImporter: Importer {
 
     func read(path: String, offset: Int64, length: Int) async throws -> ReadChunk {
         try await MemoryTestSettings.pause(settings.readDelay)
+        if let slow = settings.slowRead, slow.path == path { try await MemoryTestSettings.pause(slow.delay) }
+        if path == settings.internalRead { throw MemoryTestInternalError() }
         if path == settings.failRead {
             throw PluginError(.notFound, "memory-test read of \(path) configured to fail", hint: "remove fail_read from the config")
         }
@@ -69,4 +71,9 @@ final class MemoryTestImporter: Importer {
         settings.markClosed("importer closed reads=\(reads) bytes=\(bytes)")
         return ["reads": .int(reads), "bytes": .int(bytes)]
     }
+}
+
+/// A failure that is not a ``PluginError`` (tests the -32603 path).
+struct MemoryTestInternalError: Error, CustomStringConvertible {
+    var description: String { "memory-test: configured internal failure" }
 }

@@ -13,6 +13,8 @@ struct MemoryTestSettings: Sendable {
     var failRead: String?
     var failWrite: String?
     var closeMarker: String?
+    var slowRead: (path: String, delay: Duration)?
+    var internalRead: String?
 
     init(_ config: [String: String]) throws {
         func delay(_ key: String) throws -> Duration {
@@ -42,6 +44,14 @@ struct MemoryTestSettings: Sendable {
         failRead = config["fail_read"]
         failWrite = config["fail_write"]
         closeMarker = config["close_marker"]
+        internalRead = config["internal_read"]
+        if let spec = config["slow_read"] {
+            let parts = spec.split(separator: ":")
+            guard parts.count == 2, let ms = Int(parts[1]), ms >= 0 else {
+                throw PluginError(.config, "slow_read must be /path:milliseconds, got \"\(spec)\"", field: "slow_read")
+            }
+            slowRead = (String(parts[0]), .milliseconds(ms))
+        }
     }
 
     /// The pattern byte at `offset` of every file.

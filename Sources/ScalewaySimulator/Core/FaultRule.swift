@@ -54,4 +54,40 @@ public struct FaultRule: Sendable, Codable, Equatable {
         self.probability = probability
         self.seed = seed
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, service, method, pathContains, action, status, afterBytes, seconds, skip, count, probability, seed
+    }
+
+    /// Seed files and `POST /_sim/faults` write `snake_case` like every
+    /// other simulator document; the camelCase names are accepted too.
+    private enum SnakeKeys: String, CodingKey {
+        case pathContains = "path_contains", afterBytes = "after_bytes"
+    }
+
+    /// Decodes a rule; omitted fields take the memberwise defaults
+    /// (`service` any, `skip` 0, `count` 1); an explicit `"count": null`
+    /// fires on every matching request.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let snake = try decoder.container(keyedBy: SnakeKeys.self)
+        id = try c.decodeIfPresent(String.self, forKey: .id)
+        service = try c.decodeIfPresent(String.self, forKey: .service) ?? "any"
+        method = try c.decodeIfPresent(String.self, forKey: .method)
+        pathContains = try c.decodeIfPresent(String.self, forKey: .pathContains)
+            ?? snake.decodeIfPresent(String.self, forKey: .pathContains)
+        action = try c.decode(Action.self, forKey: .action)
+        status = try c.decodeIfPresent(Int.self, forKey: .status)
+        afterBytes = try c.decodeIfPresent(Int64.self, forKey: .afterBytes)
+            ?? snake.decodeIfPresent(Int64.self, forKey: .afterBytes)
+        seconds = try c.decodeIfPresent(Double.self, forKey: .seconds)
+        skip = try c.decodeIfPresent(Int.self, forKey: .skip) ?? 0
+        if c.contains(.count) {
+            count = try c.decodeNil(forKey: .count) ? nil : c.decode(Int.self, forKey: .count)
+        } else {
+            count = 1
+        }
+        probability = try c.decodeIfPresent(Double.self, forKey: .probability)
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed)
+    }
 }

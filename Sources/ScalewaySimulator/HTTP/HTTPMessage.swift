@@ -53,6 +53,20 @@ public enum HTTPRequestBody: Sendable {
     }
 }
 
+/// Digests of a request body, computed as it streamed in.
+public struct HTTPBodyDigests: Sendable, Equatable {
+    /// MD5 of the body (S3 ETags, Content-MD5).
+    public var md5: [UInt8]
+    /// SHA-256 of the body, computed when the request announced a signed
+    /// payload hash (`x-amz-content-sha256: <hex>`) or `x-amz-checksum-sha256`.
+    public var sha256: [UInt8]?
+
+    public init(md5: [UInt8], sha256: [UInt8]?) {
+        self.md5 = md5
+        self.sha256 = sha256
+    }
+}
+
 /// One HTTP request handed to a handler.
 public struct HTTPRequest: Sendable {
     public var method: String
@@ -65,6 +79,10 @@ public struct HTTPRequest: Sendable {
     public var body: HTTPRequestBody
     /// The peer's address, e.g. `127.0.0.1`.
     public var remoteAddress: String
+    /// Digests of the body computed by the server while it arrived (so a
+    /// multi-GiB upload is not read back to be hashed); `nil` when the
+    /// request was not received by ``HTTPServer``.
+    public var bodyDigests: HTTPBodyDigests? = nil
 
     public init(method: String, rawPath: String, rawQuery: String, headers: HTTPHeaders,
                 body: HTTPRequestBody, remoteAddress: String = "127.0.0.1") {

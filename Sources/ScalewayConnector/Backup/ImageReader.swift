@@ -1,0 +1,135 @@
+import Logging
+import PluginProtocol
+
+/// Serves `read` calls of one staged image with ranged GETs.
+///
+/// The image is read in aligned blocks of ``blockSize`` bytes. A block is
+/// fetched once and shared by every `read` that falls in it, so Plakar's
+/// concurrent workers on the same file cost one GET per block. After each
+/// read the next ``readahead`` blocks are fetched in the background. At most
+/// ``maxBlocks`` blocks are held (least recently used evicted), so memory
+/// is bounded whatever the image size: 6 x 4 MiB = 24 MiB per open image.
+/// A GET cut mid-body resumes from the last byte received (up to
+/// ``maxAttempts`` times per block).
+actor ImageReader {
+    static let blockSize: Int64 = 4 << 20
+    static let readahead = 2
+    static let maxBlocks = 6
+    static let maxAttempts = 6
+
+    let store: any ObjectStore
+    let bucket: String
+    let key: String
+    let size: Int64
+    let displayPath: String
+    private var blocks: [Int64: Task<[UInt8], any Error>] = [:]
+    private var lastUse: [Int64: UInt64] = [:]
+    private var clock: UInt64 = 0
+    private(set) var bytesFetched: Int64 = 0
+    private let logger = Logger(label: "read")
+
+    init(store: any ObjectStore, bucket: String, key: String, size: Int64, displayPath: String) {
+        self.store = store
+        self.bucket = bucket
+        self.key = key
+        self.size = size
+        self.displayPath = displayPath
+    }
+
+    /// Up to `length` bytes at `offset`; empty with `eof` at the end.
+    func read(offset: Int64, length: Int) async throws -> ReadChunk {
+        guard offset >= 0, length >= 0 else {
+            throw PluginError(.invalidInput, "read of \(displayPath) at offset \(offset), length \(length): negative values")
+        }
+        guard offset <= size else {
+            throw PluginError(.invalidInput, "read of \(displayPath) at offset \(offset) is past its end (\(size) bytes)")
+        }
+        if offset == size || length == 0 { return ReadChunk(bytes: [], eof: offset == size) }
+        let end = min(size, offset + Int64(length))
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(end - offset))
+        var position = offset
+        while position < end {
+            let index = position / Self.blockSize
+            let block = try await self.block(index)
+            let start = Int(position - index * Self.blockSize)
+            let stop = Int(min(end, (index + 1) * Self.blockSize) - index * Self.blockSize)
+            out.append(contentsOf: block[start..<stop])
+            position = index * Self.blockSize + Int64(stop)
+        }
+        let last = (end - 1) / Self.blockSize
+        for ahead in 1...Self.readahead { _ = startFetch(last + Int64(ahead)) }
+        return ReadChunk(bytes: out, eof: end == size)
+    }
+
+    private func block(_ index: Int64) async throws -> [UInt8] {
+        let task = startFetch(index)!
+        do {
+            return try await task.value
+        } catch {
+            blocks[index] = nil
+            throw error
+        }
+    }
+
+    /// Starts (or reuses) the fetch of block `index`; nil past the end.
+    private func startFetch(_ index: Int64) -> Task<[UInt8], any Error>? {
+        guard index >= 0, index * Self.blockSize < size else { return nil }
+        clock += 1
+        lastUse[index] = clock
+        if let task = blocks[index] { return task }
+        evictIfNeeded()
+        let offset = index * Self.blockSize
+        let length = min(Self.blockSize, size - offset)
+        let task = Task { [store, bucket, key, displayPath] in
+            try await Self.fetch(store: store, bucket: bucket, key: key, offset: offset, length: length,
+                                 displayPath: displayPath)
+        }
+        blocks[index] = task
+        bytesFetched += length
+        return task
+    }
+
+    private func evictIfNeeded() {
+        while blocks.count >= Self.maxBlocks, let victim = lastUse.min(by: { $0.value < $1.value })?.key {
+            blocks[victim] = nil
+            lastUse[victim] = nil
+        }
+    }
+
+    /// Cancels every fetch (close).
+    func cancelAll() {
+        for task in blocks.values { task.cancel() }
+        blocks = [:]
+        lastUse = [:]
+    }
+
+    /// One block, resuming after a cut connection from the last byte received.
+    static func fetch(store: any ObjectStore, bucket: String, key: String, offset: Int64, length: Int64,
+                      displayPath: String) async throws -> [UInt8] {
+        let buffer = ByteAccumulator(capacity: Int(length))
+        var attempt = 0
+        while true {
+            let received = Int64(buffer.count)
+            if received >= length { break }
+            do {
+                try await store.getObject(bucket: bucket, key: key, offset: offset + received, length: length - received) {
+                    buffer.append($0)
+                }
+                if Int64(buffer.count) < length {
+                    throw CloudError(.transport, message: "response ended after \(Int64(buffer.count) - received) of \(length - received) bytes")
+                }
+            } catch where CloudFailure.isTransient(error) && attempt + 1 < maxAttempts {
+                attempt += 1
+                Logger(label: "read").warning("GET \(key) bytes \(offset + Int64(buffer.count))-: \(error); resuming (attempt \(attempt + 1) of \(maxAttempts))")
+                try await Task.sleep(for: .milliseconds(100 << min(attempt, 5)))
+            } catch {
+                throw CloudFailure.map(error, action: "read \(displayPath) (bytes \(offset)-\(offset + length - 1)) from the staging bucket",
+                                       permissionSet: PermissionSet.objectsRead)
+            }
+        }
+        var bytes = buffer.take()
+        if bytes.count > Int(length) { bytes.removeLast(bytes.count - Int(length)) }
+        return bytes
+    }
+}

@@ -1,1 +1,0 @@
-// Module ScalewayKit: implementation in progress on its feature branch.

@@ -1,0 +1,40 @@
+/// How bucket names go into URLs.
+public enum S3AddressingStyle: Sendable, Hashable {
+    /// Virtual-host style (`bucket.s3.fr-par.scw.cloud/key`) unless the bucket
+    /// name has dots or the endpoint is an override: then path style.
+    case automatic
+    case virtualHost
+    case path
+}
+
+/// Tunables of the ``ObjectStorageClient``.
+public struct ObjectStorageOptions: Sendable {
+    public var addressing: S3AddressingStyle
+    /// Retries of failed requests; also bounds the resumptions of a GET.
+    public var retry: RetryPolicy
+    public var partSize: PartSizePolicy
+    /// Parts uploaded at once by uploads and ``MultipartUploadWriter``. Memory
+    /// of a writer is about (uploadConcurrency + 1) parts.
+    public var uploadConcurrency: Int
+    /// Ranges fetched at once by parallel downloads.
+    public var downloadConcurrency: Int
+    /// Size of one range of a parallel download.
+    public var downloadRangeSize: Int64
+    /// Hash in-memory bodies up to this size into `x-amz-content-sha256`;
+    /// larger and streamed bodies are sent `UNSIGNED-PAYLOAD` with Content-MD5.
+    public var signedPayloadLimit: Int
+    public var clock: any ScalewayClock
+
+    public init(addressing: S3AddressingStyle = .automatic, retry: RetryPolicy = .objectStorage,
+                partSize: PartSizePolicy = PartSizePolicy(), uploadConcurrency: Int = 4, downloadConcurrency: Int = 4,
+                downloadRangeSize: Int64 = 16 << 20, signedPayloadLimit: Int = 1 << 20, clock: any ScalewayClock = SystemClock()) {
+        self.addressing = addressing
+        self.retry = retry
+        self.partSize = partSize
+        self.uploadConcurrency = max(1, uploadConcurrency)
+        self.downloadConcurrency = max(1, downloadConcurrency)
+        self.downloadRangeSize = max(1 << 20, downloadRangeSize)
+        self.signedPayloadLimit = signedPayloadLimit
+        self.clock = clock
+    }
+}

@@ -1,1 +1,0 @@
-// ConnectorTests: suites land from the feature branch that owns this target.

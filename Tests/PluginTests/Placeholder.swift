@@ -1,1 +1,0 @@
-// PluginTests: suites land from the feature branch that owns this target.

@@ -1,1 +1,0 @@
-// ScalewayKitTests: suites land from the feature branch that owns this target.

@@ -1,1 +1,0 @@
-// SimulatorTests: suites land from the feature branch that owns this target.
