@@ -6,7 +6,7 @@
 #
 #   bench/fuzz/build.sh [TARGET...]      (default: every target)
 #
-# Targets: qcow2-header qcow2-image jsonrpc-reader jsonrpc-dispatch.
+# Targets: qcow2-header qcow2-image qcow2-stream jsonrpc-reader jsonrpc-dispatch.
 # Output: bench/fuzz/build/<target>. Exits 3 when the toolchain has no
 # libFuzzer runtime (ci.sh turns that into a skip).
 set -euo pipefail
@@ -16,7 +16,7 @@ export PATH="/opt/swift/usr/bin:$PATH"
 OUT="$FUZZ_DIR/build"
 mkdir -p "$OUT/modules"
 
-ALL_TARGETS=(qcow2-header qcow2-image jsonrpc-reader jsonrpc-dispatch)
+ALL_TARGETS=(qcow2-header qcow2-image qcow2-stream jsonrpc-reader jsonrpc-dispatch)
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=("${ALL_TARGETS[@]}")
 
@@ -69,7 +69,7 @@ link_harness() {
 
 for target in "${TARGETS[@]}"; do
   case $target in
-    qcow2-header|qcow2-image) link_harness "$target" QCOW2 ;;
+    qcow2-header|qcow2-image|qcow2-stream) link_harness "$target" QCOW2 ;;
     jsonrpc-reader)            link_harness "$target" Logging JSONRPC ;;
     jsonrpc-dispatch)          link_harness "$target" Logging JSONRPC PluginProtocol ;;
     *) echo "build.sh: unknown target $target (known: ${ALL_TARGETS[*]})" >&2; exit 2 ;;

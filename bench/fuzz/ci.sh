@@ -11,7 +11,7 @@
 # idle cores, a few minutes on a loaded machine).
 set -uo pipefail
 FUZZ_DIR="$(cd "$(dirname "$0")" && pwd)"
-TARGETS=(qcow2-header qcow2-image jsonrpc-reader jsonrpc-dispatch)
+TARGETS=(qcow2-header qcow2-image qcow2-stream jsonrpc-reader jsonrpc-dispatch)
 
 "$FUZZ_DIR/build.sh" "${TARGETS[@]}"
 status=$?
