@@ -6,7 +6,7 @@
 #
 #   bench/fuzz/build.sh [TARGET...]      (default: every target)
 #
-# Targets: qcow2-header qcow2-image jsonrpc-reader jsonrpc-dispatch.
+# Targets: qcow2-header qcow2-image qcow2-stream jsonrpc-reader jsonrpc-dispatch.
 # Output: bench/fuzz/build/<target>. Exits 3 when the toolchain has no
 # libFuzzer runtime (ci.sh turns that into a skip).
 set -euo pipefail
@@ -16,7 +16,7 @@ export PATH="/opt/swift/usr/bin:$PATH"
 OUT="$FUZZ_DIR/build"
 mkdir -p "$OUT/modules"
 
-ALL_TARGETS=(qcow2-header qcow2-image jsonrpc-reader jsonrpc-dispatch)
+ALL_TARGETS=(qcow2-header qcow2-image qcow2-stream jsonrpc-reader jsonrpc-dispatch)
 TARGETS=("$@")
 ((${#TARGETS[@]})) || TARGETS=("${ALL_TARGETS[@]}")
 
@@ -36,33 +36,40 @@ fi
 SWIFT_FLAGS=(-O -swift-version 6 -sanitize=fuzzer,address -enable-testing -parse-as-library
              -g -use-ld=lld -I "$OUT/modules" -I "$ROOT/Sources/CZlib")
 
-# build_module NAME: compiles Sources/NAME/**/*.swift into modules/NAME.{o,swiftmodule},
-# unless it is newer than every source.
+# build_module NAME [DEPENDENCY_OBJECT...]: compiles Sources/NAME/**/*.swift
+# into modules/NAME.{o,swiftmodule}, unless it is newer than every source and
+# every module it depends on.
 build_module() {
-  local name=$1 object="$OUT/modules/$1.o"
+  local name=$1 object="$OUT/modules/$1.o"; shift
   local sources
   mapfile -t sources < <(find "$ROOT/Sources/$name" -name '*.swift' | sort)
-  if [[ -f $object ]] && [[ -z $(find "$ROOT/Sources/$name" "$FUZZ_DIR/build.sh" -newer "$object" -print -quit) ]]; then
+  if [[ -f $object ]] && [[ -z $(find "$ROOT/Sources/$name" "$FUZZ_DIR/build.sh" "$@" -newer "$object" -print -quit) ]]; then
     return
   fi
   echo "build.sh: compiling module $name (${#sources[@]} files)" >&2
   swiftc "${SWIFT_FLAGS[@]}" -wmo -module-name "$name" -c "${sources[@]}" -o "$object" \
     -emit-module -emit-module-path "$OUT/modules/$name.swiftmodule"
+  touch "$object"  # swiftc leaves an unchanged output's old mtime
 }
 
 # link_harness TARGET MODULE... : harness sources + module objects -> build/TARGET
 link_harness() {
   local target=$1; shift
   local objects=() module
-  for module in "$@"; do build_module "$module"; objects+=("$OUT/modules/$module.o"); done
+  # Modules are listed dependencies first; each depends on those before it.
+  for module in "$@"; do build_module "$module" "${objects[@]}"; objects+=("$OUT/modules/$module.o"); done
+  local binary="$OUT/$target"
+  if [[ -x $binary ]] && [[ -z $(find "$FUZZ_DIR/$target" "${objects[@]}" "$FUZZ_DIR/build.sh" -newer "$binary" -print -quit) ]]; then
+    return
+  fi
   echo "build.sh: linking $target" >&2
   swiftc "${SWIFT_FLAGS[@]}" -wmo -module-name "$(echo "$target" | tr -d -)Harness" \
-    "$FUZZ_DIR/$target"/*.swift "${objects[@]}" -lz -o "$OUT/$target"
+    "$FUZZ_DIR/$target"/*.swift "${objects[@]}" -lz -o "$binary"
 }
 
 for target in "${TARGETS[@]}"; do
   case $target in
-    qcow2-header|qcow2-image) link_harness "$target" QCOW2 ;;
+    qcow2-header|qcow2-image|qcow2-stream) link_harness "$target" QCOW2 ;;
     jsonrpc-reader)            link_harness "$target" Logging JSONRPC ;;
     jsonrpc-dispatch)          link_harness "$target" Logging JSONRPC PluginProtocol ;;
     *) echo "build.sh: unknown target $target (known: ${ALL_TARGETS[*]})" >&2; exit 2 ;;

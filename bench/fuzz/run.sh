@@ -36,6 +36,7 @@ done
 case $TARGET in
   qcow2-header)     TARGET_ARGS=(-max_len=4096) ;;
   qcow2-image)      TARGET_ARGS=(-max_len=16384) ;;
+  qcow2-stream)     TARGET_ARGS=(-max_len=16384) ;;
   jsonrpc-reader)   TARGET_ARGS=(-max_len=8192 -dict="$FUZZ_DIR/dict/json.dict") ;;
   jsonrpc-dispatch) TARGET_ARGS=(-max_len=8192 -dict="$FUZZ_DIR/dict/jsonrpc.dict") ;;
   *) echo "run.sh: unknown target $TARGET" >&2; usage ;;
@@ -54,7 +55,9 @@ export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
 export PLAKAR_SCALEWAY_LOG="${PLAKAR_SCALEWAY_LOG:-error}"
 # The fuzzer gets a private copy of the seeds and regression inputs: in
 # -jobs mode libFuzzer also writes into the other corpus directories given.
-cp -n "$FUZZ_DIR/corpus/$TARGET"/* "$FUZZ_DIR/regressions/$TARGET"/* "$WORK/corpus/" 2>/dev/null || true
+SEEDS=$TARGET
+[[ $TARGET == qcow2-stream ]] && SEEDS=qcow2-image  # the same whole images
+cp -n "$FUZZ_DIR/corpus/$SEEDS"/* "$FUZZ_DIR/regressions/$TARGET"/* "$WORK/corpus/" 2>/dev/null || true
 cd "$WORK"
 exec nice -n 19 "$BINARY" "${LIMIT[@]}" "${TARGET_ARGS[@]}" \
   -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -print_final_stats=1 \

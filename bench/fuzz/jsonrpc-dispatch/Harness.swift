@@ -19,8 +19,8 @@
 //
 // The memory-test connector is told through its config to sleep or to
 // append to a file; the harness removes `close_marker` and caps the
-// `*_delay_ms` values at 20 ms so a session cannot write files or sleep on
-// purpose.
+// `*_delay_ms` and `slow_read` delays at 20 ms so a session cannot write
+// files or sleep on purpose.
 //
 // File sizes in `files` are capped at 1 MiB: a few KiB of `read` requests
 // for 16 MiB each would otherwise spend the session's time limit moving
@@ -183,6 +183,10 @@ func tamedOpen(_ request: IncomingRequest) -> IncomingRequest {
         if member.key.hasSuffix("_delay_ms"), case let .string(text) = member.value {
             if let ms = Int(text), ms > 20 { return (member.key, .string("20")) }
         }
+        if member.key == "slow_read", case let .string(spec) = member.value {
+            let parts = spec.split(separator: ":")
+            if parts.count == 2, let ms = Int(parts[1]), ms > 20 { return (member.key, .string("\(parts[0]):20")) }
+        }
         return member
     }
     members[index].value = .object(tamed)
@@ -253,9 +257,12 @@ func expectedAnswers(_ input: [UInt8]) -> (ids: [RequestID], nullIDErrors: Int) 
     for var line in segments {
         if line.last == 0x0D { line.removeLast() }
         if line.count > maxMessageSize {
-            // Skipped unread: answered with the id when a parse of its head recovers one.
+            // Skipped unread: answered with the id its head (first 64 KiB)
+            // holds, whether the head is a whole document or not.
             var id: RequestID?
-            do throws(JSONParseError) { _ = try JSONParser.parse(Array(line.prefix(64 << 10))) } catch {
+            do throws(JSONParseError) {
+                id = try JSONParser.parse(Array(line.prefix(64 << 10))).value["id"].flatMap(RequestID.init)
+            } catch {
                 id = error.recoveredID.flatMap(RequestID.init)
             }
             owe(id)
