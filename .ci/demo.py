@@ -57,7 +57,7 @@ def refhost(bin_dir, args, opts):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--durations", default=os.environ.get("DEMO_DURATIONS", "realistic"))
+    ap.add_argument("--durations", default=os.environ.get("DEMO_DURATIONS", "0.5"))
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--workers", default="4")
     a = ap.parse_args()
