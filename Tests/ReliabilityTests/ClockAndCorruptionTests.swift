@@ -1,0 +1,76 @@
+import Foundation
+@testable import ScalewaySimulator
+import Testing
+
+/// Faults the plugin can only survive by noticing them: a clock the
+/// Object Storage refuses, and a staged image damaged by the export.
+@Suite(.serialized) struct ClockAndCorruptionTests {
+    /// A second Object Storage endpoint over the same account whose clock
+    /// runs `offset` seconds ahead (the simulator has no clock control, so
+    /// the test builds one from its parts).
+    final class SkewedObjectStorage: @unchecked Sendable {
+        // `@unchecked Sendable`: immutable after init.
+        let server: HTTPServer
+        init(_ fixture: SimulatorFixture, offset: TimeInterval) throws {
+            let s3 = S3Service(store: fixture.sim.objectStore, keys: fixture.sim.core.store, region: fixture.sim.endpoints.region,
+                               clock: { Date().addingTimeInterval(offset) })
+            server = try HTTPServer(configuration: HTTPServerConfiguration(service: "s3", uploadDirectory: fixture.directory + "/uploads"),
+                                    handler: s3)
+        }
+        deinit { server.stop() }
+    }
+
+    @Test func clockSkewGivesAClearErrorAndLeavesNothing() async throws {
+        let fixture = try SimulatorFixture()
+        defer { fixture.stop() }
+        let skewed = try SkewedObjectStorage(fixture, offset: 20 * 60)
+        let before = try await fixture.inventory()
+        let plugin = try PluginProcess()
+        let outcome = try await SessionDriver.backup(plugin, fixture.config(extra: ["s3_endpoint": skewed.server.baseURL]))
+        plugin.finish()
+        let messages = outcome.errors.map(\.message)
+        #expect(!messages.isEmpty, "a backup against an Object Storage 20 minutes ahead succeeded")
+        #expect(messages.contains { $0.contains("RequestTimeTooSkewed") || $0.lowercased().contains("skew") },
+                "the error does not name the clock skew: \(messages)")
+        withKnownIssue("the error does not tell the user to fix the system clock (no skew handling in ScalewayKit)",
+                       isIntermittent: true) {
+            #expect(messages.contains { $0.lowercased().contains("clock") }, "\(messages)")
+        }
+        let after = try await fixture.inventory()
+        #expect(after.changes(since: before).isEmpty, "\(after.changes(since: before))")
+    }
+
+    /// The export damages the image's header (16 bytes flipped at offset 0).
+    /// The backup must not hand Plakar an image that is not valid QCOW2.
+    @Test func corruptedStagedImageIsNotPassedOn() async throws {
+        let fixture = try SimulatorFixture()
+        defer { fixture.stop() }
+        let before = try await fixture.inventory()
+        _ = fixture.sim.faults.install(FaultRule(service: "api", method: "POST", pathContains: "export", action: .corrupt,
+                                                 afterBytes: 0, count: 1))
+        let plugin = try PluginProcess()
+        let outcome = try await SessionDriver.backup(plugin, fixture.config())
+        plugin.finish()
+        #expect(fixture.sim.faults.firedCounts.values.reduce(0, +) > 0, "the corruption fault never fired")
+        // Which images are valid QCOW2 (`qemu-img check`)?
+        var broken: [String] = []
+        for file in outcome.files where file.path.hasSuffix(".qcow2") {
+            let path = fixture.directory + "/check-\(UUID().uuidString).qcow2"
+            try file.bytes.write(to: URL(fileURLWithPath: path))
+            if try runCommand(["qemu-img", "check", "-q", "-f", "qcow2", path]) != 0 { broken.append(file.path) }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        withKnownIssue("""
+            The backup hands Plakar a staged image without checking it: ImageReader \
+            (ScalewayConnector/Backup/ImageReader.swift) streams the object as is, and BackupRun never \
+            validates the QCOW2 header/tables (the restore side has QCOW2HeaderCheck, the backup none).
+            """) {
+            #expect(broken.isEmpty, "corrupted images passed on to Plakar as good: \(broken)")
+            if broken.isEmpty {
+                #expect(!outcome.errors.isEmpty, "the corruption was neither detected nor visible")
+            }
+        }
+        let after = try await fixture.inventory()
+        #expect(after.changes(since: before).isEmpty, "\(after.changes(since: before))")
+    }
+}
