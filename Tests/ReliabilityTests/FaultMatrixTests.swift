@@ -174,7 +174,8 @@ final class FaultMatrixTests: XCTestCase {
         try await restore(files, under: [FaultRule(service: "api", method: "POST", pathContains: "import",
                                                    action: .asyncError, count: 1)],
                           expect: .successOrExplainedFailure, "import ending in error")
-        XCTAssertNil(try await fixture.server(named: "web-01-restored"), "a restore with a failed import created a server")
+        let server = try await fixture.server(named: "web-01-restored")
+        XCTAssertNil(server, "a restore with a failed import created a server")
     }
 
     func testVolumeCreationEndingInErrorRollsBack() async throws {

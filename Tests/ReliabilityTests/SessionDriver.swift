@@ -26,7 +26,7 @@ struct SessionDriver: Sendable {
     /// open, list, concurrent reads (1 MiB), `beforeClose`, close. Errors are
     /// collected, not thrown: the tests judge them.
     static func backup(_ plugin: PluginProcess, _ config: [String: String],
-                       beforeClose: @Sendable () async throws -> Void = {}) async throws -> Outcome {
+                       beforeClose: () async throws -> Void = {}) async throws -> Outcome {
         var outcome = Outcome()
         do {
             _ = try await plugin.call("open", openParams(config, mode: "importer"))
@@ -79,8 +79,8 @@ struct SessionDriver: Sendable {
     /// open, each file in walk order (1 MiB chunks, `afterChunk` after each),
     /// `beforeClose`, close.
     static func restore(_ plugin: PluginProcess, _ files: [File], config: [String: String],
-                        afterChunk: @Sendable (_ path: String, _ offset: Int) async throws -> Void = { _, _ in },
-                        beforeClose: @Sendable () async throws -> Void = {}) async throws -> Outcome {
+                        afterChunk: (_ path: String, _ offset: Int) async throws -> Void = { _, _ in },
+                        beforeClose: () async throws -> Void = {}) async throws -> Outcome {
         var outcome = Outcome()
         do {
             _ = try await plugin.call("open", openParams(config, mode: "exporter"))
