@@ -21,13 +21,16 @@ final class FaultMatrixTests: XCTestCase {
     func backup(under faults: [FaultRule], expect: Expect, _ what: String,
                 file: StaticString = #filePath, line: UInt = #line) async throws -> SessionDriver.Outcome {
         let before = try await fixture.inventory()
-        for rule in faults { _ = fixture.sim.faults.install(rule) }
+        let installed = faults.map { fixture.sim.faults.install($0) }
         let plugin = try PluginProcess()
         let outcome = try await SessionDriver.backup(plugin, fixture.config())
         plugin.finish()
-        let fired = fixture.sim.faults.firedCounts.values.reduce(0, +)
+        let fired = fixture.sim.faults.firedCounts
         fixture.sim.faults.clear()
-        XCTAssertGreaterThan(fired, 0, "\(what): no fault fired, the case proves nothing", file: file, line: line)
+        for rule in installed where fired[rule.id ?? "", default: 0] == 0 {
+            XCTFail("\(what): fault \(rule.action) on \(rule.service) \(rule.method ?? "") \(rule.pathContains ?? "") never fired",
+                    file: file, line: line)
+        }
         try await judge(outcome, expect: expect, what, file: file, line: line)
         if outcome.errors.isEmpty {
             // Success: the images must be exact.
@@ -49,13 +52,16 @@ final class FaultMatrixTests: XCTestCase {
     func restore(_ files: [SessionDriver.File], under faults: [FaultRule], expect: Expect, _ what: String,
                  file: StaticString = #filePath, line: UInt = #line) async throws {
         let before = try await fixture.inventory()
-        for rule in faults { _ = fixture.sim.faults.install(rule) }
+        let installed = faults.map { fixture.sim.faults.install($0) }
         let plugin = try PluginProcess()
         let outcome = try await SessionDriver.restore(plugin, files, config: fixture.config(location: "scaleway-instance://"))
         plugin.finish()
-        let fired = fixture.sim.faults.firedCounts.values.reduce(0, +)
+        let fired = fixture.sim.faults.firedCounts
         fixture.sim.faults.clear()
-        XCTAssertGreaterThan(fired, 0, "\(what): no fault fired, the case proves nothing", file: file, line: line)
+        for rule in installed where fired[rule.id ?? "", default: 0] == 0 {
+            XCTFail("\(what): fault \(rule.action) on \(rule.service) \(rule.method ?? "") \(rule.pathContains ?? "") never fired",
+                    file: file, line: line)
+        }
         try await judge(outcome, expect: expect, what, file: file, line: line)
         var allowed: [String: Set<String>] = [:]
         var changedVolumes = Set<String>()
@@ -64,8 +70,15 @@ final class FaultMatrixTests: XCTestCase {
             let volumes = Set(SimulatorFixture.volumeIDs(server).values)
             allowed = ["servers": [id], "volumes": volumes]
             changedVolumes = volumes
-            // Clean the restored instance away for the next case of the same test.
-            _ = id
+            // Success: every restored volume holds the original's bytes.
+            let original = SimulatorFixture.volumeIDs(try await fixture.server(named: "web-01")!)
+            let restored = SimulatorFixture.volumeIDs(server)
+            XCTAssertEqual(Set(restored.keys), Set(original.keys), "\(what): volume indexes", file: file, line: line)
+            for (index, id) in restored {
+                guard let source = original[index] else { continue }
+                let got = try await fixture.digest(volume: id), want = try await fixture.digest(volume: source)
+                XCTAssertEqual(got, want, "\(what): restored volume \(index) differs", file: file, line: line)
+            }
         }
         let after = try await fixture.inventory()
         for change in after.changes(since: before, allowedNew: allowed, allowedChanged: ["volumes": changedVolumes]) {
@@ -163,9 +176,10 @@ final class FaultMatrixTests: XCTestCase {
         let files = try await cleanBackup()
         try await restore(files, under: [
             FaultRule(service: "api", action: .rateLimit, count: nil, probability: 0.1, seed: 21),
-            FaultRule(service: "s3", action: .rateLimit, count: nil, probability: 0.1, seed: 22),
-            FaultRule(service: "s3", method: "PUT", pathContains: ".qcow2", action: .reset, afterBytes: 300_000, count: 2),
-            FaultRule(service: "s3", method: "PUT", pathContains: ".qcow2", action: .status, status: 503, skip: 3, count: 1),
+            // SlowDown on multipart create/complete (POST); the part PUTs get a 503, then two resets mid-body.
+            FaultRule(service: "s3", method: "POST", action: .rateLimit, count: nil, probability: 0.3, seed: 22),
+            FaultRule(service: "s3", method: "PUT", pathContains: ".qcow2", action: .status, status: 503, count: 1),
+            FaultRule(service: "s3", method: "PUT", pathContains: ".qcow2", action: .reset, afterBytes: 300_000, skip: 1, count: 2),
         ], expect: .success, "restore under 429, resets mid-part-upload and 503")
     }
 

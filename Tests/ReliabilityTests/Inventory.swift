@@ -14,13 +14,25 @@ struct Inventory: Equatable, CustomStringConvertible {
     /// Fields that change by themselves and say nothing about ownership.
     static let volatile: Set<String> = ["modification_date", "updated_at", "last_modified"]
 
+    /// `value` with the volatile fields removed at every depth (a volume
+    /// snapshotted in place bumps its own and its server's entry's dates).
+    static func withoutVolatile(_ value: Any) -> Any {
+        if let object = value as? [String: Any] {
+            var out: [String: Any] = [:]
+            for (k, v) in object where !volatile.contains(k) { out[k] = withoutVolatile(v) }
+            return out
+        }
+        if let array = value as? [Any] { return array.map(withoutVolatile) }
+        return value
+    }
+
     init(state: [String: Any]) {
         var resources: [String: [String: String]] = [:]
         for (kind, idField) in Self.kinds {
             var byID: [String: String] = [:]
             for item in state[kind] as? [[String: Any]] ?? [] {
                 guard let id = item[idField] as? String else { continue }
-                let kept = item.filter { !Self.volatile.contains($0.key) }
+                let kept = Self.withoutVolatile(item) as! [String: Any]
                 let data = (try? JSONSerialization.data(withJSONObject: kept, options: [.sortedKeys])) ?? Data()
                 byID[id] = String(decoding: data, as: UTF8.self)
             }
