@@ -27,10 +27,15 @@ public struct JSONParser {
         /// When set, escape-free strings of at least this many bytes are not
         /// materialised: see ``DetachedString``.
         public var detachStringsLongerThan: Int?
+        /// Only strings strictly inside this member path are detached (e.g.
+        /// `["params"]`), so envelope members such as `id` are always real
+        /// strings. Empty: anywhere.
+        public var detachOnlyInside: [String]
 
-        public init(maxDepth: Int = 128, detachStringsLongerThan: Int? = nil) {
+        public init(maxDepth: Int = 128, detachStringsLongerThan: Int? = nil, detachOnlyInside: [String] = []) {
             self.maxDepth = maxDepth
             self.detachStringsLongerThan = detachStringsLongerThan
+            self.detachOnlyInside = detachOnlyInside
         }
     }
 
@@ -118,7 +123,8 @@ public struct JSONParser {
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""):
             let start = index
-            if let threshold = options.detachStringsLongerThan, let range = try scanPlainString(minimumLength: threshold) {
+            if let threshold = options.detachStringsLongerThan, detachesHere,
+               let range = try scanPlainString(minimumLength: threshold) {
                 detached.append(DetachedString(path: path, range: range))
                 return .string("")
             }
@@ -130,6 +136,12 @@ public struct JSONParser {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw fail("unexpected \(describe(bytes[index])): expected a value")
         }
+    }
+
+    /// Whether a string at the current path may be detached.
+    private var detachesHere: Bool {
+        let inside = options.detachOnlyInside
+        return path.count > inside.count && path.starts(with: inside)
     }
 
     private mutating func expectLiteral(_ word: StaticString) throws(JSONParseError) {
@@ -268,6 +280,9 @@ public struct JSONParser {
         var i = start
         let base = bytes.baseAddress!
         let end = bytes.count
+        // 8 bytes at a time while none is a quote, a backslash, a control
+        // character or non-ASCII (the base64 of a data chunk never is).
+        i += Self.plainASCIIPrefix(UnsafeRawPointer(base + i), count: end - i)
         while i < end {
             let b = base[i]
             if b == UInt8(ascii: "\"") { break }
@@ -279,6 +294,26 @@ public struct JSONParser {
         return start..<i
     }
 
+    /// The number of leading bytes, in whole 8-byte words, that are printable
+    /// ASCII other than `"` and `\\` (SWAR: one test per word).
+    @inline(__always)
+    static func plainASCIIPrefix(_ p: UnsafeRawPointer, count: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        while i + 8 <= count {
+            let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let quote = w ^ (ones &* 0x22)
+            let backslash = w ^ (ones &* 0x5C)
+            let control = (w &- ones &* 0x20) & ~w & highs          // some byte < 0x20
+            let hasQuote = (quote &- ones) & ~quote & highs         // some byte == '"'
+            let hasBackslash = (backslash &- ones) & ~backslash & highs
+            if (control | hasQuote | hasBackslash | (w & highs)) != 0 { break }
+            i += 8
+        }
+        return i
+    }
+
     /// Parses a string token starting at the opening quote.
     private mutating func parseString() throws(JSONParseError) -> String {
         let openQuote = index
@@ -287,7 +322,7 @@ public struct JSONParser {
         let base = bytes.baseAddress!
         let end = bytes.count
         // Fast path: printable ASCII up to the closing quote.
-        var i = start
+        var i = start + Self.plainASCIIPrefix(UnsafeRawPointer(base + start), count: end - start)
         while i < end {
             let b = base[i]
             if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { break }

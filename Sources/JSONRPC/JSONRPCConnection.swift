@@ -35,8 +35,8 @@ public final class JSONRPCConnection: Sendable {
         public var maxMessageSize: Int = 64 << 20
         /// Maximum nesting of arrays and objects in a message.
         public var maxDepth: Int = 128
-        /// Escape-free strings at least this long stay in the line buffer
-        /// (see ``DetachedString``).
+        /// Escape-free strings at least this long inside `params` stay in
+        /// the line buffer (see ``DetachedString``).
         public var detachStringsLongerThan: Int = 4096
         /// The cancellation notification's method name.
         public var cancelMethod: String = "$/cancelRequest"
@@ -200,7 +200,8 @@ public final class JSONRPCConnection: Sendable {
         let parsed: JSONParser.Result
         do throws(JSONParseError) {
             parsed = try JSONParser.parse(line, options: .init(maxDepth: configuration.maxDepth,
-                                                               detachStringsLongerThan: configuration.detachStringsLongerThan))
+                                                               detachStringsLongerThan: configuration.detachStringsLongerThan,
+                                                               detachOnlyInside: ["params"]))
         } catch {
             reply(error.recoveredID.flatMap(RequestID.init),
                   ResponseError(.parseError, "parse error: \(error.message) at byte \(error.offset); send one JSON object per line",
@@ -432,8 +433,7 @@ public final class JSONRPCConnection: Sendable {
 
     private func logFrame(_ direction: String, _ line: [UInt8]) {
         guard logger.isEnabled(.trace) else { return }
-        var text = String(decoding: line.prefix(512), as: UTF8.self)
-        if text.hasSuffix("\n") { text.removeLast() }
-        logger.trace("\(direction) \(text)\(line.count > 512 ? "… (\(line.count) bytes)" : "")")
+        // Frames carry credentials (open's config): never log them verbatim.
+        logger.trace("\(direction) \(FrameRedactor.loggable(line))")
     }
 }

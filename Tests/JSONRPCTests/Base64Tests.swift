@@ -51,6 +51,23 @@ import JSONRPC
         #expect(String(decoding: buffer[3..<(3 + written)], as: UTF8.self) == Data(bytes).base64EncodedString())
     }
 
+    @Test func anInvalidCharacterIsFoundAtEveryPosition() throws {
+        let text = Array(Data(Self.randomBytes(300, seed: 5)).base64EncodedString().utf8)
+        for position in 0..<(text.count - 2) {
+            for bad: UInt8 in [UInt8(ascii: "-"), UInt8(ascii: "_"), 0x0A, 0x00, 0xC3] {
+                var corrupted = text
+                corrupted[position] = bad
+                let result: Result<[UInt8], Base64.DecodingError> = corrupted.withUnsafeBytes { raw in
+                    do throws(Base64.DecodingError) { return .success(try Base64.decode(raw)) } catch { return .failure(error) }
+                }
+                switch result {
+                case .success: Issue.record("accepted byte \(bad) at \(position)")
+                case let .failure(error): #expect(error.offset == position, "byte \(bad)")
+                }
+            }
+        }
+    }
+
     @Test func invalidTextIsRefusedWithItsOffset() {
         func failure(_ text: String) -> Base64.DecodingError? {
             do throws(Base64.DecodingError) { _ = try Base64.decode(text); return nil } catch { return error }

@@ -81,6 +81,14 @@ import Testing
         #expect(answer[0].contains("-32602") && answer[0].contains("\"field\":\"data\""))
     }
 
+    @Test func longStringIDsAreEchoedNotDetached() async throws {
+        // Regression (bench/fuzz/regressions/jsonrpc-dispatch/long-plain-string-id-answered-empty).
+        let id = String(repeating: "a", count: 5000)
+        let line = Array("{\"jsonrpc\":\"2.0\",\"id\":\"\(id)\",\"method\":\"echo\",\"params\":{\"s\":\"x\"}}\n".utf8)
+        let lines = try await Self.serve(line, methods: Self.echoMethods)
+        #expect(lines == ["{\"jsonrpc\":\"2.0\",\"id\":\"\(id)\",\"result\":{\"s\":\"x\"}}"])
+    }
+
     @Test func oversizedLinesAreSkippedWhateverTheChunking() async throws {
         let big = Array("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"echo\",\"params\":{\"s\":\"\(String(repeating: "x", count: 3000))\"}}\n".utf8)
         let small = Array("{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"echo\",\"params\":{}}\n".utf8)

@@ -119,6 +119,25 @@ import JSONRPC
         #expect(stringID.recoveredID == .string("a-1"))
     }
 
+    @Test func theWordAtATimeScanFindsSpecialBytesAtEveryPosition() throws {
+        // Quote, backslash escape, control character and non-ASCII at each
+        // offset of the first three 8-byte words: the fast scan must hand over.
+        for position in 0..<24 {
+            let head = String(repeating: "A", count: position)
+            let tail = String(repeating: "B", count: 30 - position)
+            #expect(try parse("\"\(head)\\n\(tail)\"") == .string(head + "\n" + tail))
+            #expect(try parse("\"\(head)é\(tail)\"") == .string(head + "é" + tail))
+            #expect(try parse("[\"\(head)\",\"\(tail)\"]") == [.string(head), .string(tail)])
+            #expect(error([0x22] + Array(head.utf8) + [0x09] + Array(tail.utf8) + [0x22])?.offset == position + 1)
+            #expect(error([0x22] + Array(head.utf8) + [0x7F, 0xFF] + Array(tail.utf8) + [0x22])?.offset == position + 2)
+            let long = String(repeating: "Q", count: 5000)
+            let detached = try JSONParser.parse(Array("{\"p\":{\"d\":\"\(long)\(head)\\\"\(tail)\"}}".utf8),
+                                                options: .init(detachStringsLongerThan: 4096))
+            #expect(detached.detached.isEmpty)   // an escape means a real string
+            #expect(detached.value["p"]?["d"] == .string(long + head + "\"" + tail))
+        }
+    }
+
     @Test func longPlainStringsAreDetachedAsByteRanges() throws {
         let data = String(repeating: "QUJD", count: 2000)
         let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"write","params":{"path":"/a","data":"\#(data)","eof":true}}"#.utf8)

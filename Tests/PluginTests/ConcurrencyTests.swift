@@ -38,7 +38,7 @@ import Testing
 
     @Test func responsesComeOutOfOrderWhenTheFirstRequestIsSlower() throws {
         let plugin = try PluginProcess()
-        plugin.request(1, "open", openParams("importer", ["files": "/slow.bin:10,/fast.bin:10", "slow_read": "/slow.bin:300"]))
+        plugin.request(1, "open", openParams("importer", ["files": "/slow.bin:10,/fast.bin:10", "slow_read": "/slow.bin:2000"]))
         _ = try plugin.nextMessage()
         plugin.request(2, "read", ["path": "/slow.bin", "offset": 0, "length": 10])
         plugin.request(3, "read", ["path": "/fast.bin", "offset": 0, "length": 10])
@@ -113,8 +113,9 @@ import Testing
         _ = try plugin.response(1)
         plugin.request(2, "write", ["path": "/a.bin", "offset": 0, "data": "YWJj", "eof": false,
                                     "fileinfo": ["name": "a.bin", "size": 3, "mode": 420, "mod_time": "2026-12-04T10:00:00Z"]])
+        _ = try plugin.notification("progress")   // the chunk has reached the connector
         plugin.request(3, "ping")
-        _ = try plugin.response(3)     // the write is in flight (pings are answered beside it)
+        _ = try plugin.response(3)     // pings are answered beside the write
         plugin.signal(signal)
         let write = try plugin.response(2)
         #expect(write.errorKind == "cancelled")

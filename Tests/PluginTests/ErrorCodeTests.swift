@@ -38,7 +38,7 @@ import Testing
             (#"{"jsonrpc":"2.0","id":11,"method":"open","params":{"protocol":"memory-test","mode":"both","config":{}}}"#, -32602, .number("11")),
             (#"{"jsonrpc":"2.0","id":12,"method":"open","params":{"protocol":"memory-test","mode":"importer","config":{"files":1}}}"#, -32602, .number("12")),
             (#"{"jsonrpc":"2.0","id":13,"method":"list"}"#, -32010, .number("13")),   // state: open first
-            (#"{"jsonrpc":"2.0","id":14,"method":"open","params":{"protocol":"scaleway-instance","mode":"importer","config":{}}}"#, -32009, .number("14")),
+            (#"{"jsonrpc":"2.0","id":14,"method":"open","params":{"protocol":"scaleway-instance","mode":"importer","config":{}}}"#, -32602, .number("14")),   // kind config
             (#"{"jsonrpc":"2.0","id":15,"method":"open","params":{"protocol":"nfs","mode":"importer","config":{}}}"#, -32009, .number("15")),
             (#"{"jsonrpc":"2.0","id":16,"method":"ping","params":{},"id":17}"#, -32700, .number("16")),   // duplicate key
         ]
@@ -85,6 +85,19 @@ import Testing
         #expect(config.errorCode == -32602)
         #expect(config.errorKind == "config")
         #expect(config["error"]?["data"]?["field"] == "list_delay_ms")
+        plugin.closeInput()
+        #expect(try plugin.waitForExit() == 0)
+    }
+
+    @Test func readsNearTheLargestOffsetDoNotOverflow() throws {
+        // Regression (bench/fuzz/regressions/jsonrpc-dispatch/memory-test-read-overflow).
+        let plugin = try PluginProcess()
+        plugin.request(1, "open", openParams("importer", ["files": "/x:9223372036854775807"]))
+        _ = try plugin.response(1)
+        plugin.request(2, "read", ["path": "/x", "offset": .number("9223372036854775800"), "length": 16777216])
+        let answer = try plugin.response(2)
+        #expect(answer.result?["eof"] == true)
+        #expect(try Base64.decode(try #require(answer.result?["data"]?.stringValue)).count == 7)
         plugin.closeInput()
         #expect(try plugin.waitForExit() == 0)
     }

@@ -80,12 +80,16 @@ final class PluginProcess: @unchecked Sendable {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            pending.append(contentsOf: buffer[0..<n])
+            // Only the new bytes are scanned: frames of tens of MiB arrive in many reads.
             var newLines: [String] = []
-            while let nl = pending.firstIndex(of: 0x0A) {
-                newLines.append(String(decoding: pending[..<nl], as: UTF8.self))
-                pending.removeSubrange(...nl)
+            var start = 0
+            while let nl = buffer[start..<n].firstIndex(of: 0x0A) {
+                pending.append(contentsOf: buffer[start..<nl])
+                newLines.append(String(decoding: pending, as: UTF8.self))
+                pending.removeAll(keepingCapacity: true)
+                start = nl + 1
             }
+            pending.append(contentsOf: buffer[start..<n])
             if !newLines.isEmpty {
                 condition.lock()
                 lines += newLines

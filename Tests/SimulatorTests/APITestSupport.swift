@@ -21,23 +21,33 @@ final class DirectoryObjectStorage: ObjectStorage {
     @discardableResult
     func putObject(bucket: String, key: String, contentsOf file: String, contentType: String,
                    partSize: Int64?) throws -> StoredObject {
+        // Streams: images and test disks can be large (and sparse).
         let path = directory + "/" + UUID().uuidString
-        try FileManager.default.copyItem(atPath: file, toPath: path)
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        var etag = Hex.encode(Digest.md5(data))
-        if let partSize, partSize > 0 {
-            var md5s: [UInt8] = []
-            var offset = 0
-            var parts = 0
-            while offset < data.count {
-                let end = min(offset + Int(partSize), data.count)
-                md5s += Digest.md5(data[offset..<end])
-                offset = end
-                parts += 1
+        try SparseFile.copy(from: file, to: path)
+        let size = try SparseFile.size(of: path)
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let part = Int(partSize ?? max(size, 1))
+        var partDigests: [UInt8] = []
+        var parts = 0
+        let whole = Digest(.md5)
+        while true {
+            let partDigest = Digest(.md5)
+            var read = 0
+            while read < part {
+                guard let chunk = try handle.read(upToCount: min(1 << 20, part - read)), !chunk.isEmpty else { break }
+                partDigest.update(chunk)
+                whole.update(chunk)
+                read += chunk.count
             }
-            etag = Hex.encode(Digest.md5(md5s)) + "-\(parts)"
+            if read == 0 && parts > 0 { break }
+            partDigests += partDigest.finalize()
+            parts += 1
+            if read < part { break }
         }
-        let object = StoredObject(bucket: bucket, key: key, size: Int64(data.count), etag: "\"\(etag)\"",
+        var etag = Hex.encode(whole.finalize())
+        if partSize != nil { etag = Hex.encode(Digest.md5(partDigests)) + "-\(parts)" }
+        let object = StoredObject(bucket: bucket, key: key, size: size, etag: "\"\(etag)\"",
                                   contentType: contentType, lastModified: Date(), path: path)
         index.withLock { $0.objects[bucket + "/" + key] = object }
         return object

@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func snapshottingVolumeIsBusy() throws {
-        let h = try APIHarness(durations: SimDurations.fast.scaled(by: 100)) // ~10 s instance snapshot
+        let h = try APIHarness(durations: .realistic) // a 100 s instance snapshot, released below
         let db = h.call("POST", h.instance("/volumes"), ["name": "busy", "volume_type": "l_ssd", "size": 1_000_000_000])
         let id = (db["volume"] as? [String: Any])?["id"] as? String ?? ""
         let snap = h.call("POST", h.instance("/snapshots"), ["name": "s", "volume_id": id])

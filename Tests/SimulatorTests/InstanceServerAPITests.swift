@@ -115,10 +115,14 @@ import Testing
     }
 
     @Test func powerActionsMoveThroughTimedStates() throws {
-        let h = try APIHarness(durations: SimDurations.fast.scaled(by: 10)) // ~0.2-0.4 s transitions
+        // Transitions last an hour until the test shortens them: the transient
+        // states are observed deterministically, then released.
+        let h = try APIHarness(durations: .realistic.scaled(by: 100))
         let web = h.server(named: "web-01")
         let id = web["id"] as? String ?? ""
         let path = h.instance("/servers/\(id)")
+        func release() { #expect(h.call("POST", "/_sim/durations", ["preset": "fast"]).status == 200) }
+        func slow() { #expect(h.call("POST", "/_sim/durations", ["factor": 100]).status == 200) }
         let off = h.call("POST", path + "/action", ["action": "poweroff"])
         #expect(off.status == 202)
         let task = off["task"] as? [String: Any] ?? [:]
@@ -126,6 +130,7 @@ import Testing
         #expect(task["description"] as? String == "fake task")
         #expect(task["status"] as? String == "pending")
         #expect(task["href_from"] as? String == "/servers/\(id)/action")
+        #expect(task["progress"] as? Int == 0 && task["zone"] as? String == "fr-par-1")
         #expect(task["terminated_at"] is NSNull)
         let now = h.call("GET", path)["server"] as? [String: Any] ?? [:]
         #expect(now["state"] as? String == "stopping")
@@ -134,11 +139,14 @@ import Testing
         let busy = h.call("POST", path + "/action", ["action": "poweron"])
         #expect(busy.status == 409)
         #expect(busy["type"] as? String == "transient_state")
+        #expect(busy["resource"] as? String == "instance_server")
+        release()
         try h.waitState(path, "server", "state", "stopped")
-        let notAllowed = h.call("POST", path + "/action", ["action": "reboot"])
-        #expect(notAllowed.status == 400)
+        #expect(h.call("POST", path + "/action", ["action": "reboot"]).status == 400)
+        slow()
         #expect(h.call("POST", path + "/action", ["action": "poweron"]).status == 202)
         #expect((h.call("GET", path)["server"] as? [String: Any])?["state"] as? String == "starting")
+        release()
         try h.waitState(path, "server", "state", "running")
         #expect(h.call("POST", path + "/action", ["action": "stop_in_place"]).status == 202)
         try h.waitState(path, "server", "state", "stopped in place")

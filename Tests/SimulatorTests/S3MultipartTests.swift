@@ -53,6 +53,14 @@ final class S3MultipartTests {
         #expect(get.header("ETag") == "\"\(expected)\"")
         #expect(get.header("Content-Type") == "application/x-qemu-disk")
         #expect(s3.store.multipartUploads.isEmpty)
+
+        let second = try s3.request("GET", "/staging/big.qcow2", query: "partNumber=2")
+        #expect(second.status == 206)
+        #expect(second.body == p2)
+        #expect(second.header("x-amz-mp-parts-count") == "3")
+        #expect(second.header("Content-Range") == "bytes \(5 << 20)-\((10 << 20) - 1)/\((10 << 20) + 1234)")
+        #expect(try s3.request("HEAD", "/staging/big.qcow2", query: "partNumber=3").header("Content-Length") == "1234")
+        #expect(try s3.request("GET", "/staging/big.qcow2", query: "partNumber=4").errorCode == "InvalidPartNumber")
     }
 
     @Test("EntityTooSmall, InvalidPartOrder, InvalidPart, part number limits")

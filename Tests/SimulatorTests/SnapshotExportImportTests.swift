@@ -183,8 +183,12 @@ import Testing
             #expect(block.status == 400, "\(key)")
             #expect(block["type"] as? String == "invalid_arguments")
         }
-        // Not a QCOW2: accepted, then the snapshot ends invalid_data (Instance) / error (Block).
-        try put("raw.img", raw)
+        // Not a QCOW2 (a few MiB of raw disk): accepted, then the snapshot ends
+        // invalid_data (Instance) / error (Block).
+        let notQCOW2 = work + "/raw.img"
+        try SparseFile.create(at: notQCOW2, size: 4 << 20)
+        try ContentPattern.write([ContentRegion(offset: 0, length: 4 << 20, seed: 10)], to: notQCOW2)
+        try put("raw.img", notQCOW2)
         let instance = h.call("POST", h.instance("/snapshots"), ["name": "raw", "project": h.projectID, "volume_type": "l_ssd",
                                                                  "bucket": "plakar-staging", "key": "raw.img", "size": 1_000_000_000])
         #expect(instance.status == 201)

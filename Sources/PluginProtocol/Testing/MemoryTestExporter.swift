@@ -35,6 +35,10 @@ final class MemoryTestExporter: Exporter {
     }
 
     func writeChunk(path: String, offset: Int64, bytes: [UInt8]) async throws {
+        if settings.writeDelay > .zero {
+            notifier.progress(Progress(operation: "upload", path: path, done: offset, unit: "bytes",
+                                       message: "writing \(bytes.count) bytes of \(path)"))
+        }
         try await MemoryTestSettings.pause(settings.writeDelay)
         if path == settings.failWrite {
             throw PluginError(.io, "memory-test write of \(path) configured to fail", hint: "remove fail_write from the config")

@@ -81,6 +81,8 @@ final class AccountStore: Sendable, KeyDirectory {
         let data = try encoder.encode(state)
         let tmp = statePath + ".tmp"
         try data.write(to: URL(fileURLWithPath: tmp))
+        // The account's key secrets are in it: owner-only.
+        chmod(tmp, 0o600)
         guard rename(tmp, statePath) == 0 else { throw SparseFileError(operation: "rename", path: tmp, errno: errno) }
     }
 

@@ -15,6 +15,8 @@ struct ObjectRecord: Codable, Sendable {
     var metadata: [String: String]
     /// Number of parts for multipart objects.
     var partCount: Int?
+    /// Each part's size, in order, for multipart objects (`GET ?partNumber=`).
+    var partSizes: [Int64]?
 }
 
 /// One in-progress multipart upload as persisted (`multipart/<id>/upload.json`).

@@ -130,16 +130,18 @@ public final class ObjectStore: ObjectStorage {
     public func putObject(bucket: String, key: String, contentsOf file: String, contentType: String,
                           partSize: Int64?) throws -> StoredObject {
         let etag: String
-        var parts: Int?
+        var partSizes: [Int64]?
         if let partSize, partSize > 0 {
             let md5s = try FileDigest.partMD5s(file: file, partSize: partSize)
             etag = FileDigest.multipartETag(md5s)
-            parts = md5s.count
+            var attributes = stat()
+            let total: Int64 = stat(file, &attributes) == 0 ? Int64(attributes.st_size) : 0
+            partSizes = (0..<md5s.count).map { index in min(partSize, total - Int64(index) * partSize) }
         } else {
             etag = Hex.encode(try FileDigest.digest(file: file, sha256: false).md5)
         }
         let record = try install(bucket: bucket, key: key, from: file, etag: etag, contentType: contentType,
-                                 metadata: [:], partCount: parts)
+                                 metadata: [:], partSizes: partSizes)
         return stored(bucket, record)
     }
 
@@ -195,7 +197,7 @@ public final class ObjectStore: ObjectStorage {
 
     /// Moves `file` in as the object `key` (replacing any previous version).
     func install(bucket: String, key: String, from file: String, etag: String, contentType: String,
-                 metadata: [String: String], partCount: Int?) throws -> ObjectRecord {
+                 metadata: [String: String], partSizes: [Int64]?) throws -> ObjectRecord {
         guard self.bucket(named: bucket) != nil else { throw S3Error.noSuchBucket(bucket) }
         let dataFile = UUID().uuidString.lowercased()
         let destination = dataPath(bucket, dataFile)
@@ -204,7 +206,7 @@ public final class ObjectStore: ObjectStorage {
         let size: Int64 = stat(destination, &attributes) == 0 ? Int64(attributes.st_size) : 0
         let record = ObjectRecord(key: key, size: size, etag: etag, contentType: contentType,
                                   lastModified: Self.now(), dataFile: dataFile, metadata: metadata,
-                                  partCount: partCount)
+                                  partCount: partSizes?.count, partSizes: partSizes)
         let replaced: ObjectRecord? = try state.withLock { state in
             guard state.buckets[bucket] != nil else {
                 unlink(destination)
@@ -300,7 +302,7 @@ public final class ObjectStore: ObjectStorage {
         }
         defer { try? FileManager.default.removeItem(atPath: uploadDirectory(id)) }
         return try install(bucket: record.bucket, key: record.key, from: assembled, etag: etag,
-                           contentType: record.contentType, metadata: record.metadata, partCount: parts.count)
+                           contentType: record.contentType, metadata: record.metadata, partSizes: parts.map(\.size))
     }
 
     /// Drops upload `id` and its parts.

@@ -13,7 +13,6 @@ extension S3Service {
         headers.set("Accept-Ranges", "bytes")
         headers.set("Content-Type", record.contentType)
         for (name, value) in record.metadata.sorted(by: { $0.key < $1.key }) { headers.set(name, value) }
-        if let parts = record.partCount, request.query("partNumber") != nil { headers.set("x-amz-mp-parts-count", String(parts)) }
         // Presigned URLs may override representation headers (`response-content-type=...`).
         for (parameter, header) in Self.responseOverrides {
             if let value = request.query(parameter) { headers.set(header, value) }
@@ -32,6 +31,26 @@ extension S3Service {
         }
 
         let path = store.dataFilePath(bucket: bucket, record: record)
+        if let partText = request.query("partNumber") {
+            // One part of a multipart object (the whole object is part 1 of a simple one).
+            guard request.headers["Range"] == nil else {
+                throw S3Error.invalidRequest("Cannot specify both Range header and partNumber query parameter")
+            }
+            guard let number = Int(partText), number >= 1, number <= Self.maxParts else {
+                throw S3Error.invalidArgument("Part number must be an integer between 1 and \(Self.maxParts), inclusive",
+                                              name: "partNumber", value: partText)
+            }
+            let sizes = record.partSizes ?? [record.size]
+            guard number <= sizes.count else {
+                throw S3Error(416, "InvalidPartNumber", "The requested partnumber is not satisfiable",
+                              details: [("PartNumberRequested", partText), ("ActualPartCount", String(sizes.count))])
+            }
+            let start = sizes.prefix(number - 1).reduce(0, +)
+            let length = sizes[number - 1]
+            if record.partSizes != nil { headers.set("x-amz-mp-parts-count", String(sizes.count)) }
+            headers.set("Content-Range", "bytes \(start)-\(start + length - 1)/\(record.size)")
+            return HTTPResponse(status: 206, headers: headers, body: .file(path: path, offset: start, length: length))
+        }
         if let rangeHeader = request.headers["Range"] {
             switch Self.parseRange(rangeHeader, size: record.size) {
             case .whole:
@@ -68,7 +87,7 @@ extension S3Service {
         let file = try context.bodyFile(in: store)
         let record = try store.install(bucket: bucket, key: key, from: file, etag: Hex.encode(md5),
                                       contentType: request.headers["Content-Type"] ?? "binary/octet-stream",
-                                      metadata: context.storedMetadata, partCount: nil)
+                                      metadata: context.storedMetadata, partSizes: nil)
         var headers = HTTPHeaders()
         headers.set("ETag", "\"\(record.etag)\"")
         return HTTPResponse(status: 200, headers: headers)
@@ -101,7 +120,7 @@ extension S3Service {
                                       contentType: replace ? (request.headers["Content-Type"] ?? "binary/octet-stream")
                                           : source.contentType,
                                       metadata: replace ? context.storedMetadata : source.metadata,
-                                      partCount: source.partCount)
+                                      partSizes: source.partSizes)
         var xml = S3XMLWriter()
         xml.open("CopyObjectResult", namespace: true)
         xml.element("LastModified", S3Dates.iso8601(record.lastModified))
