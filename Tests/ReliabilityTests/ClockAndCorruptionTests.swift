@@ -1,0 +1,82 @@
+import Foundation
+@testable import ScalewaySimulator
+import Testing
+
+/// Faults the plugin can only survive by noticing them: a clock the
+/// Object Storage refuses, and a staged image damaged by the export.
+@Suite(.serialized) struct ClockAndCorruptionTests {
+    /// A second Object Storage endpoint over the same account whose clock
+    /// runs `offset` seconds ahead (the simulator has no clock control, so
+    /// the test builds one from its parts).
+    final class SkewedObjectStorage: @unchecked Sendable {
+        // `@unchecked Sendable`: immutable after init.
+        let server: HTTPServer
+        init(_ fixture: SimulatorFixture, offset: TimeInterval) throws {
+            let s3 = S3Service(store: fixture.sim.objectStore, keys: fixture.sim.core.store, region: fixture.sim.endpoints.region,
+                               clock: { Date().addingTimeInterval(offset) })
+            server = try HTTPServer(configuration: HTTPServerConfiguration(service: "s3", uploadDirectory: fixture.directory + "/uploads"),
+                                    handler: s3)
+        }
+        deinit { server.stop() }
+    }
+
+    @Test func clockSkewGivesAClearErrorAndLeavesNothing() async throws {
+        let fixture = try SimulatorFixture()
+        defer { fixture.stop() }
+        let skewed = try SkewedObjectStorage(fixture, offset: 20 * 60)
+        let before = try await fixture.inventory()
+        let plugin = try PluginProcess()
+        let outcome = try await SessionDriver.backup(plugin, fixture.config(extra: ["s3_endpoint": skewed.server.baseURL]))
+        plugin.finish()
+        let messages = outcome.errors.map(\.message)
+        #expect(!messages.isEmpty, "a backup against an Object Storage 20 minutes ahead succeeded")
+        withKnownIssue("""
+            Clock skew is misreported as a missing permission ("the key lacks ObjectStorageBucketsRead: \
+            cannot read bucket ..."): ObjectStorageClient.bucketExists (ScalewayKit/ObjectStorage/\
+            ObjectStorageClient+Objects.swift) uses HEAD bucket, whose 403 has no body, so the \
+            RequestTimeTooSkewed code is never seen and CloudFailure (ScalewayConnector/Cloud/\
+            CloudFailure.swift) maps any 403 to a permission error. Expected: an error naming the clock \
+            skew and telling the user to fix the system clock (e.g. re-ask with GET ?location on a \
+            bodiless 403, or compare the response's Date header with the local clock).
+            """) {
+            #expect(messages.contains { $0.contains("RequestTimeTooSkewed") || $0.lowercased().contains("clock") },
+                    "the error does not name the clock skew: \(messages)")
+        }
+        let after = try await fixture.inventory()
+        #expect(after.changes(since: before).isEmpty, "\(after.changes(since: before))")
+    }
+
+    /// The export damages the image's header (16 bytes flipped at offset 0).
+    /// The backup must not hand Plakar an image that is not valid QCOW2.
+    @Test func corruptedStagedImageIsNotPassedOn() async throws {
+        let fixture = try SimulatorFixture()
+        defer { fixture.stop() }
+        let before = try await fixture.inventory()
+        _ = fixture.sim.faults.install(FaultRule(service: "api", method: "POST", pathContains: "export", action: .corrupt,
+                                                 afterBytes: 0, count: 1))
+        let plugin = try PluginProcess()
+        let outcome = try await SessionDriver.backup(plugin, fixture.config())
+        plugin.finish()
+        #expect(fixture.sim.faults.firedCounts.values.reduce(0, +) > 0, "the corruption fault never fired")
+        // Which images are valid QCOW2 (`qemu-img check`)?
+        var broken: [String] = []
+        for file in outcome.files where file.path.hasSuffix(".qcow2") {
+            let path = fixture.directory + "/check-\(UUID().uuidString).qcow2"
+            try file.bytes.write(to: URL(fileURLWithPath: path))
+            if try runCommand(["qemu-img", "check", "-q", "-f", "qcow2", path]) != 0 { broken.append(file.path) }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        withKnownIssue("""
+            The backup hands Plakar a staged image without checking it: ImageReader \
+            (ScalewayConnector/Backup/ImageReader.swift) streams the object as is, and BackupRun never \
+            validates the QCOW2 header/tables (the restore side has QCOW2HeaderCheck, the backup none).
+            """) {
+            #expect(broken.isEmpty, "corrupted images passed on to Plakar as good: \(broken)")
+            if broken.isEmpty {
+                #expect(!outcome.errors.isEmpty, "the corruption was neither detected nor visible")
+            }
+        }
+        let after = try await fixture.inventory()
+        #expect(after.changes(since: before).isEmpty, "\(after.changes(since: before))")
+    }
+}

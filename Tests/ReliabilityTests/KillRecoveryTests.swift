@@ -1,0 +1,117 @@
+import Foundation
+import ScalewaySimulator
+import Testing
+
+/// The plugin SIGKILLed in the middle of a backup and of a restore: no
+/// cleanup can run, so a later run must find what the killed one left (by
+/// its tags and staging prefix), reclaim it and say so.
+@Suite(.serialized) struct KillRecoveryTests {
+    /// Everything in `after` that is not in `before`, by kind.
+    static func leftovers(_ after: Inventory, since before: Inventory) -> [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        for (kind, _) in Inventory.kinds {
+            let new = after.ids(kind).subtracting(before.ids(kind))
+            if !new.isEmpty { out[kind] = new }
+        }
+        return out
+    }
+
+    static func reclaimedIDs(_ close: [String: Any]?) -> Set<String> {
+        let summary = close?["summary"] as? [String: Any] ?? close ?? [:]
+        let reclaimed = summary["reclaimed_leftovers"] as? [String: Any] ?? summary["reclaimed"] as? [String: Any] ?? [:]
+        var ids = Set<String>()
+        for (_, value) in reclaimed { for id in value as? [String] ?? [] { ids.insert(id) } }
+        return ids
+    }
+
+    @Test func backupKilledMidRunIsReclaimedByTheNextBackup() async throws {
+        let fixture = try SimulatorFixture()
+        defer { fixture.stop() }
+        let before = try await fixture.inventory()
+        let web = try await fixture.server(named: "web-01")!
+        let serverID = web["id"] as! String
+        let plugin = try PluginProcess()
+        _ = try await plugin.call("open", SessionDriver.openParams(fixture.config(), mode: "importer"))
+        _ = try await plugin.call("list")
+        // Kill once the run has billable debris: a staged image and its snapshots.
+        try await fixture.wait(timeout: 60, "a staged image") { state in
+            (state["objects"] as? [[String: Any]] ?? []).contains {
+                ($0["key"] as? String ?? "").hasPrefix("plakar-scaleway/\(serverID)/") && ($0["size"] as? Int ?? 0) > 0
+            }
+        }
+        plugin.kill()
+        let killed = Self.leftovers(try await fixture.inventory(), since: before)
+        #expect(killed["snapshots"] != nil, "the killed backup left no snapshot: the test proves nothing")
+        #expect(killed["objects"] != nil, "the killed backup left no staged object: the test proves nothing")
+
+        // A new backup of the same instance.
+        let next = try PluginProcess()
+        let outcome = try await SessionDriver.backup(next, fixture.config())
+        next.finish()
+        #expect(outcome.errors.isEmpty, "\(outcome.errors)")
+        let after = Self.leftovers(try await fixture.inventory(), since: before)
+        let reported = Self.reclaimedIDs(outcome.closeResult)
+        withKnownIssue("""
+            LeftoverReclaimer (ScalewayConnector/Backup/LeftoverReclaimer.swift) only reclaims runs older \
+            than minimumAge = 24 h, with no option to lower it: the leftovers of a run killed minutes ago \
+            stay until a backup a day later.
+            """) {
+            #expect(after.isEmpty, "still left after the next backup: \(after)")
+            let expected = killed.filter { $0.key != "multipart_uploads" }.values.reduce(Set<String>()) { $0.union($1) }
+            #expect(reported.isSuperset(of: expected), "reclaimed \(reported), left by the killed run \(expected)")
+        }
+    }
+
+    @Test func restoreKilledMidRunIsReclaimedByTheNextRestore() async throws {
+        let fixture = try SimulatorFixture()
+        defer { fixture.stop() }
+        let source = try PluginProcess()
+        let backup = try await SessionDriver.backup(source, fixture.config())
+        source.finish()
+        #expect(backup.errors.isEmpty, "\(backup.errors)")
+        let before = try await fixture.inventory()
+
+        // Kill while the second image is arriving: the first is uploaded and
+        // importing, the second has a multipart upload open.
+        let plugin = try PluginProcess()
+        let images = backup.files.filter { $0.path.hasSuffix(".qcow2") }.map(\.path).sorted()
+        #expect(images.count >= 2)
+        let killedFlag = Counter()
+        _ = try? await SessionDriver.restore(plugin, backup.files, config: fixture.config(location: "scaleway-instance://"),
+                                             afterChunk: { path, offset in
+            guard killedFlag.value == 0, images.count >= 2, path == images[1], offset >= (1 << 20) else { return }
+            try await fixture.wait(timeout: 60, "staged restore data") { state in
+                !(state["multipart_uploads"] as? [[String: Any]] ?? []).isEmpty
+                    || (state["objects"] as? [[String: Any]] ?? []).contains { ($0["key"] as? String ?? "").contains("/restore/") }
+            }
+            killedFlag.value = 1
+            plugin.kill()
+            throw CancellationError()
+        })
+        #expect(killedFlag.value == 1, "the restore was never killed")
+        let killed = Self.leftovers(try await fixture.inventory(), since: before)
+        #expect(!killed.isEmpty, "the killed restore left nothing: the test proves nothing")
+
+        let next = try PluginProcess()
+        let outcome = try await SessionDriver.restore(next, backup.files, config: fixture.config(location: "scaleway-instance://"))
+        next.finish()
+        #expect(outcome.errors.isEmpty, "\(outcome.errors)")
+        var after = Self.leftovers(try await fixture.inventory(), since: before)
+        // What the successful restore legitimately created.
+        if let restored = try await fixture.server(named: "web-01-restored") {
+            after["servers"]?.remove(restored["id"] as! String)
+            for id in SimulatorFixture.volumeIDs(restored).values { after["volumes"]?.remove(id) }
+        }
+        after = after.filter { !$0.value.isEmpty }
+        let reported = Self.reclaimedIDs(outcome.closeResult)
+        withKnownIssue("""
+            Nothing reclaims a killed restore's leftovers: LeftoverReclaimer runs only in BackupRun.performList \
+            and looks only under <prefix><server-id>/ and at snapshots tagged plakar-scaleway-server=<id>; \
+            restore staging (<prefix>restore/<run-id>/), its incomplete multipart uploads and its imported \
+            snapshots are never looked for.
+            """) {
+            #expect(after.isEmpty, "still left after the next restore: \(after)")
+            #expect(!reported.isEmpty, "the next restore reported no reclaim")
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// ReliabilityTests: suites land from the reliability branch.
