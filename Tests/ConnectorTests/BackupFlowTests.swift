@@ -170,4 +170,21 @@ final class BackupFlowTests: XCTestCase {
         }
         XCTAssertTrue(cloud.snapshotIDs.isEmpty && cloud.objectKeys.isEmpty)
     }
+
+    func testLeftoversOfKilledRunsAreReclaimedWhenOld() async throws {
+        let cloud = FakeCloud()
+        let server = cloud.seedWeb01()
+        let old = cloud.plantLeftover(serverID: server.id, runID: "20200101T000000Z-abcdef", family: .sbs)
+        let young = cloud.plantLeftover(serverID: server.id, runID: Naming.makeRunID(), family: .lSSD)
+        let other = cloud.plantLeftover(serverID: "someone-else", runID: "20200101T000000Z-123456", family: .lSSD)
+        let importer = try importer(cloud, RecordingNotifier())
+        _ = try await importer.open()
+        XCTAssertEqual(Set(cloud.snapshotIDs), [old.snapshot, young.snapshot, other.snapshot], "open must not delete")
+        _ = try await importer.list()
+        let summary = try await importer.close()
+        XCTAssertEqual(summary["reclaimed_leftovers"]?["snapshots"], [.string(old.snapshot)])
+        XCTAssertEqual(summary["reclaimed_leftovers"]?["objects"], [.string(old.key)])
+        XCTAssertEqual(Set(cloud.snapshotIDs), [young.snapshot, other.snapshot])
+        XCTAssertEqual(Set(cloud.objectKeys), [young.key, other.key])
+    }
 }

@@ -36,6 +36,10 @@ final class ConfigTests: XCTestCase {
         XCTAssertNil(config.zone)
         XCTAssertEqual(config.apiURL, "https://api.scaleway.com")
         XCTAssertEqual(config.s3Endpoint(region: "nl-ams"), "https://s3.nl-ams.scw.cloud")
+        var templated = Self.base
+        templated["s3_endpoint"] = "https://s3.{region}.example.net"
+        XCTAssertEqual(try ConnectorConfig.parse(templated, role: .importer).s3Endpoint(region: "pl-waw"),
+                       "https://s3.pl-waw.example.net")
         XCTAssertEqual("\(config.secretKey)", "<redacted>")
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import QCOW2
 import XCTest
 
 /// Drives the built binary through whole backup and restore sessions.
@@ -84,6 +85,28 @@ struct E2EDriver: @unchecked Sendable {
             return (outcomes, .ok(try await plugin.call("close")["summary"] as! [String: Any]))
         } catch let error as PluginProcess.RPCError {
             return (outcomes, .failed(error))
+        }
+    }
+
+    /// Checks with qemu-img that `image` holds exactly volume `id`'s content.
+    ///
+    /// Default: `qemu-img compare` of the image with the simulator's sparse
+    /// volume file (fast: holes are skipped) plus the virtual size. With
+    /// PLAKAR_SCALEWAY_HEAVY=1 also `qemu-img convert -O raw` and the raw
+    /// SHA-256 against `/_sim/volumes/{id}/digest`.
+    func assertImage(_ image: Data, holdsVolume id: String, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let qcow = fixture.directory + "/check-\(UUID().uuidString).qcow2"
+        defer { try? FileManager.default.removeItem(atPath: qcow) }
+        try image.write(to: URL(fileURLWithPath: qcow))
+        let volumeFile = fixture.directory + "/account/volumes/\(id).img"
+        let (same, _) = try runCommand(["qemu-img", "compare", "-q", "-f", "qcow2", "-F", "raw", qcow, volumeFile])
+        XCTAssertEqual(same, 0, "qemu-img compare: the image differs from volume \(id)", file: file, line: line)
+        let header = try QCOW2Header.parse(Array(image.prefix(4096)))
+        let size = (try FileManager.default.attributesOfItem(atPath: volumeFile)[.size] as? NSNumber)?.uint64Value
+        XCTAssertEqual(header.virtualSize, size, "virtual size of the image of \(id)", file: file, line: line)
+        if ProcessInfo.processInfo.environment["PLAKAR_SCALEWAY_HEAVY"] == "1" {
+            let digest = try await fixture.digest(volume: id)
+            XCTAssertEqual(try rawDigest(of: image), digest, "raw digest of \(id)", file: file, line: line)
         }
     }
 

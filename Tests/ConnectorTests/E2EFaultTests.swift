@@ -14,18 +14,19 @@ final class E2EFaultTests: XCTestCase {
         let web = try await fixture.server(named: "web-01")!
         let ids = SimulatorFixture.volumeIDs(web)
         let before = try await fixture.inventory()
-        // A reproducible fifth of the API calls answer 429; three image downloads are cut mid-body.
-        fixture.sim.faults.install(FaultRule(service: "api", action: .rateLimit, count: nil, probability: 0.2, seed: 7))
+        // A reproducible tenth of the API calls answer 429 (the client retries 3 times, the
+        // pollers keep polling); three image downloads are cut mid-body and resume.
+        fixture.sim.faults.install(FaultRule(service: "api", action: .rateLimit, count: nil, probability: 0.1, seed: 7))
         fixture.sim.faults.install(FaultRule(service: "s3", method: "GET", pathContains: ".qcow2", action: .reset,
                                              afterBytes: 200_000, count: 3))
         let e2e = E2EDriver(fixture: fixture)
-        let (files, summary, _) = try await e2e.backup(fixture.config(location: "scaleway-instance://web-01"))
+        let (files, summary, _) = try await e2e.backup(fixture.config(location: "scaleway-instance://web-01",
+                                                                      extra: ["zone": "fr-par-1"]))
         XCTAssertEqual(summary["status"] as? String, "ok")
         let fired = fixture.sim.faults.firedCounts.values.reduce(0, +)
         XCTAssertGreaterThan(fired, 3, "the faults did not fire")
         let image = files.first { $0.path == "/volumes/0-\(ids[0]!).qcow2" }!
-        let want = try await fixture.digest(volume: ids[0]!)
-        XCTAssertEqual(try e2e.rawDigest(of: image.bytes), want)
+        try await e2e.assertImage(image.bytes, holdsVolume: ids[0]!)
         fixture.sim.faults.clear()
         let after = try await fixture.inventory()
         XCTAssertEqual(after["snapshots"], before["snapshots"])
@@ -72,5 +73,20 @@ final class E2EFaultTests: XCTestCase {
         let after = try await fixture.inventory()
         XCTAssertEqual(after["snapshots"], before["snapshots"], "temporary snapshots left after EOF")
         XCTAssertEqual(after["objects"], before["objects"], "staging objects left after EOF")
+    }
+
+    func testStopConsistencyPowersOffAndBackOn() async throws {
+        let web = try await fixture.server(named: "web-01")!
+        XCTAssertEqual(web["state"] as? String, "running")
+        let (files, summary, progress) = try await E2EDriver(fixture: fixture).backup(
+            fixture.config(location: "scaleway-instance://\(web["id"] as! String)", extra: ["consistency": "stop"]))
+        XCTAssertEqual(summary["status"] as? String, "ok")
+        let messages = progress.compactMap { $0["message"] as? String }
+        XCTAssertTrue(messages.contains { $0.contains("powering off") }, "\(messages)")
+        XCTAssertTrue(messages.contains { $0.contains("back on") }, "\(messages)")
+        let after = try await fixture.server(named: "web-01")!
+        XCTAssertTrue(["running", "starting"].contains(after["state"] as? String ?? ""), "web-01 is \(after["state"] ?? "?")")
+        let manifest = try JSONSerialization.jsonObject(with: files.first { $0.path == "/instance.json" }!.bytes) as! [String: Any]
+        XCTAssertEqual(manifest["consistency"] as? String, "stop")
     }
 }

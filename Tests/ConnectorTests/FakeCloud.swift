@@ -285,10 +285,25 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
         state.withLock { _ = $0.snapshots.removeValue(forKey: id) }
     }
 
-    func listInstanceSnapshots(zone: Zone, project: String?) async throws -> [CloudSnapshot] { [] }
+    func listInstanceSnapshots(zone: Zone, project: String?) async throws -> [CloudSnapshot] {
+        state.withLock { $0.snapshots.values.filter { $0.family == .lSSD }.map(\.snapshot) }
+    }
     func listBlockSnapshots(zone: Zone, project: String?) async throws -> [CloudSnapshot] {
         try checkBlock()
-        return []
+        return state.withLock { $0.snapshots.values.filter { $0.family == .sbs }.map(\.snapshot) }
+    }
+
+    /// Plants what a killed run `runID` would have left: a snapshot and a staging object.
+    func plantLeftover(serverID: String, runID: String, family: VolumeFamily) -> (snapshot: String, key: String) {
+        let id = newID()
+        let snapshot = CloudSnapshot(id: id, name: "plakar-scaleway-\(runID)-0", size: 1, status: "available",
+                                     createdAt: "2026-12-01T00:00:00Z", tags: Naming.snapshotTags(runID: runID, serverID: serverID))
+        let key = "plakar-scaleway/\(serverID)/\(runID)/0-x.qcow2"
+        state.withLock {
+            $0.snapshots[id] = Snap(snapshot: snapshot, family: family, content: [], pending: [])
+            $0.objects[key] = [1, 2, 3]
+        }
+        return (id, key)
     }
 
     var snapshotIDs: [String] { state.withLock { Array($0.snapshots.keys) } }

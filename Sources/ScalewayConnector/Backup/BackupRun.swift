@@ -83,16 +83,32 @@ actor BackupRun {
 
     // MARK: list
 
+    /// Lists once; reads that arrive while the listing runs wait for it.
     func list() async throws -> [ListRecord] {
         guard !closed else { throw PluginError(.state, "list called after close") }
-        guard !listed else {
+        guard listing == nil else {
             throw PluginError(.state, "list called twice", hint: "the importer is a stream: list once per session")
         }
         listed = true
+        let task = Task { try await self.performList() }
+        listing = task
+        return try await task.value
+    }
+
+    private var listing: Task<[ListRecord], any Error>?
+    /// What the leftover reclaim deleted at the start of `list`.
+    private var reclaimed: JSONValue?
+
+    private func performList() async throws -> [ListRecord] {
         let plan = try await prepare()
         let store = self.store!
         let runID = Naming.makeRunID()
         self.runID = runID
+        if !config.keepStaging {
+            reclaimed = await LeftoverReclaimer(compute: session.compute, store: store, zone: plan.zone, bucket: config.bucket,
+                                                prefix: config.prefix, serverID: plan.server.id, project: plan.project,
+                                                currentRunID: runID).reclaim()
+        }
         let job = ExportJob(compute: session.compute, store: store, zone: plan.zone, bucket: config.bucket,
                             poller: poller, timeouts: timeouts, notifier: notifier)
 
@@ -137,7 +153,8 @@ actor BackupRun {
 
     /// Creates every snapshot at once, as close to one point in time as the API allows.
     private func takeSnapshots(_ plan: VolumePlan, runID: String, job: ExportJob) async throws {
-        let tags = Naming.snapshotTags(runID: runID, serverID: plan.server.id)
+        let tags = Naming.snapshotTags(runID: runID, serverID: plan.server.id,
+                                       labels: Labels(environment: config.environment, dataClass: config.dataClass))
         var results: [(PlannedVolume, Result<CloudSnapshot, any Error>)] = []
         await withTaskGroup(of: (PlannedVolume, Result<CloudSnapshot, any Error>).self) { group in
             for volume in plan.volumes {
@@ -222,7 +239,8 @@ actor BackupRun {
 
     func read(path: String, offset: Int64, length: Int) async throws -> ReadChunk {
         guard !closed else { throw PluginError(.state, "read of \(path) after close") }
-        guard let tree else { throw PluginError(.state, "read of \(path) before list") }
+        if tree == nil, let listing { _ = try? await listing.value }
+        guard let tree else { throw PluginError(.state, "read of \(path) before list", hint: "call list first") }
         guard let content = tree.contents[path] else {
             throw PluginError(.notFound, "no file \(path) in this backup",
                               hint: "paths are /instance.json, /volumes/<index>-<volume-id>.json and .qcow2")
@@ -294,6 +312,7 @@ actor BackupRun {
             ]),
         ]
         summary += cleaned.objectValue ?? []
+        if let reclaimed { summary.append(("reclaimed_leftovers", reclaimed)) }
         if !failures.isEmpty {
             summary.append(("errors", .array(failures.map { .string($0) })))
             notifier.log(level: "error", message: "backup incomplete: \(failures.joined(separator: "; "))")
@@ -349,7 +368,7 @@ actor BackupRun {
         logger.info("cleaned \(deletedSnapshots.count) snapshot(s) and \(deletedObjects.count) staging object(s)")
         var cleaned: JSONValue = ["snapshots": .array(deletedSnapshots), "objects": .array(deletedObjects)]
         if !problems.isEmpty {
-            notifier.log(level: "error", message: "cleanup left resources behind: \(problems)")
+            notifier.log(level: "error", message: "cleanup left resources behind: \(JSONWriter.string(.array(problems)))")
             cleaned = ["snapshots": .array(deletedSnapshots), "objects": .array(deletedObjects), "problems": .array(problems)]
         }
         return ["cleaned": cleaned]

@@ -9,11 +9,14 @@ import ScalewayKit
 /// ScalewayKit's errors are classified into ``CloudError``.
 public struct ScalewayKitCloud: CloudSession {
     let session: ScalewaySession
+    let endpointTemplate: String?
 
     /// - Throws: ``PluginError`` `config` when the transport cannot be set up (e.g. an unusable ca_file).
     public init(config: ConnectorConfig) throws {
         let credentials = ScalewayCredentials(accessKey: config.accessKey, secretKey: config.secretKey.reveal())
-        let endpoints = ScalewayEndpoints(apiURL: config.apiURL, s3Endpoint: config.s3Endpoint)
+        // `s3_endpoint` may name the region as `{region}` (filled per store).
+        endpointTemplate = config.s3Endpoint.flatMap { $0.contains("{region}") ? $0 : nil }
+        let endpoints = ScalewayEndpoints(apiURL: config.apiURL, s3Endpoint: endpointTemplate == nil ? config.s3Endpoint : nil)
         var transport = TransportConfiguration()
         transport.tls = TLSConfiguration(extraCAFile: config.caFile)
         do {
@@ -26,7 +29,7 @@ public struct ScalewayKitCloud: CloudSession {
     public var compute: any ComputeAPI { ScalewayKitCompute(session: session) }
 
     public func objectStore(region: String) -> any ObjectStore {
-        ScalewayKitObjectStore(session: session, region: region)
+        ScalewayKitObjectStore(session: session, region: region, endpointTemplate: endpointTemplate)
     }
 }
 

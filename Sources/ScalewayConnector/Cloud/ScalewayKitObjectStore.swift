@@ -4,10 +4,20 @@ import ScalewayKit
 struct ScalewayKitObjectStore: ObjectStore {
     let session: ScalewaySession
     let region: String
+    /// An `s3_endpoint` containing `{region}`, filled with this store's region.
+    var endpointTemplate: String?
 
     private func client() throws -> ObjectStorageClient {
         guard let r = Region(rawValue: region) else { throw CloudError(.invalidRequest, message: "unknown region \(region)") }
-        do { return try session.objectStorage(region: r) } catch { throw ScalewayKitErrors.map(error) }
+        do {
+            guard let template = endpointTemplate else { return try session.objectStorage(region: r) }
+            let endpoints = ScalewayEndpoints(apiURL: session.endpoints.apiURL,
+                                              s3Endpoint: template.replacingOccurrences(of: "{region}", with: region))
+            return try ObjectStorageClient(transport: session.transport, credentials: session.credentials, region: r,
+                                           endpoints: endpoints, options: session.objectStorageOptions)
+        } catch {
+            throw ScalewayKitErrors.map(error)
+        }
     }
 
     func bucketRegion(_ bucket: String) async throws -> String {

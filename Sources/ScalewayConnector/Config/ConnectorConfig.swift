@@ -71,7 +71,7 @@ public struct ConnectorConfig: Sendable {
 
     /// The S3 endpoint for `region`.
     public func s3Endpoint(region: String) -> String {
-        s3Endpoint ?? "https://s3.\(region).scw.cloud"
+        (s3Endpoint ?? "https://s3.{region}.scw.cloud").replacingOccurrences(of: "{region}", with: region)
     }
 
     /// Parses and validates `config` for `role`.

@@ -48,10 +48,12 @@ public enum Naming {
     /// Name of a snapshot imported by a restore.
     public static func importName(runID: String, index: Int) -> String { "\(namePrefix)restore-\(runID)-\(index)" }
 
-    /// Tags of a temporary snapshot.
-    public static func snapshotTags(runID: String, serverID: String?) -> [String] {
+    /// Tags of a temporary snapshot (plus the user's labels, when set).
+    public static func snapshotTags(runID: String, serverID: String?, labels: Labels? = nil) -> [String] {
         var tags = [tag, "plakar-scaleway-run=\(runID)"]
         if let serverID { tags.append("plakar-scaleway-server=\(serverID)") }
+        if let environment = labels?.environment { tags.append("environment=\(environment)") }
+        if let dataClass = labels?.dataClass { tags.append("data_class=\(dataClass)") }
         return tags
     }
 }

@@ -50,9 +50,9 @@ extension RestoreRun {
             logger.error("restore failed: \(failure)")
             let rolledBack = await rollBack()
             let cleaned = await cleanUp(success: false)
-            notifier.log(level: "error", message: "restore failed: \(failure.message); rolled back: \(rolledBack); cleaned: \(cleaned)")
+            notifier.log(level: "error", message: "restore failed: \(failure.message); rolled back: \(JSONWriter.string(rolledBack)); cleaned: \(JSONWriter.string(cleaned))")
             var failureWithCause = failure
-            failureWithCause.cause = [failure.cause, "rolled back: \(rolledBack)"].compactMap { $0 }.joined(separator: "; ")
+            failureWithCause.cause = [failure.cause, "rolled back: \(JSONWriter.string(rolledBack))"].compactMap { $0 }.joined(separator: "; ")
             throw failureWithCause
         }
     }
