@@ -136,7 +136,7 @@ class Refhost:
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         self.lines = []  # (monotonic time, text)
-        self.log = open(stderr_log, "a")
+        self.log = open(stderr_log, "a", buffering=1)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -227,7 +227,7 @@ class Bench:
         env = self.peer_env(sim)
         bucket, ep = sim.info["bucket"], sim.info["s3_endpoint"]
         if tool == "curl":
-            cmd = ["curl", "-sS", "--fail", "--aws-sigv4", f"aws:amz:{sim.info.get('region', 'fr-par')}:s3",
+            cmd = ["curl", "-sS", "--fail", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--aws-sigv4", f"aws:amz:{sim.info.get('region', 'fr-par')}:s3",
                    "--user", f"{sim.key['access_key']}:{sim.key['secret_key']}", "-o", dest,
                    f"{ep.rstrip('/')}/{bucket}/{key}"]
             if sim.info.get("ca_file"):

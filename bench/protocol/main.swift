@@ -27,13 +27,15 @@ for i in 0..<chunk {
 }
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
-    var usage0 = rusage(); getrusage(RUSAGE_SELF, &usage0)
-    try body()
-    var usage1 = rusage(); getrusage(RUSAGE_SELF, &usage1)
-    func cpu(_ u: rusage) -> Double {
-        Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
+    // CPU time of this thread: the per-core figure, even on a loaded machine.
+    func cpu() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
-    return cpu(usage1) - cpu(usage0)  // CPU time of this (single) thread: per-core figure on a loaded machine
+    let start = cpu()
+    try body()
+    return cpu() - start
 }
 
 // Encode: read answers.
