@@ -420,6 +420,8 @@ class Bench:
                 out.append({"gib": gib, "bytes": n, "read_s": statistics.median(reads), "write_s": statistics.median(writes),
                             "read_rss_mib": max(rrss), "write_rss_mib": max(wrss), "runs": len(reads)})
                 log(f"  {out[-1]}")
+                self.results["sections"]["scaling"] = out
+                save(self.a, self)  # each size as it completes
             finally:
                 sim.stop()
                 shutil.rmtree(os.path.join(work, "state"), ignore_errors=True)
@@ -581,8 +583,8 @@ def main():
     b = Bench(a)
     sections = a.only.split(",")
     try:
-        for name, fn in (("protocol", b.protocol), ("data", b.data_paths), ("scaling", b.scaling),
-                         ("orchestration", b.orchestration)):
+        for name, fn in (("protocol", b.protocol), ("data", b.data_paths), ("orchestration", b.orchestration),
+                         ("scaling", b.scaling)):
             if name in sections:
                 try:
                     fn()
