@@ -171,6 +171,11 @@ class Bench:
         self.results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                         "nproc": os.cpu_count(), "sink": f"tmpfs ({a.sink})", "tls": a.tls, "sections": {}}
         try:
+            self.results["commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                                                    text=True).stdout.strip()
+        except Exception:
+            pass
+        try:
             self.results["cpu"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
         except Exception:
             pass
@@ -482,7 +487,7 @@ class Bench:
         R = self.results
         S = R["sections"]
         L = [f"# plakar-scaleway benchmark", "",
-             f"{R['date']} · nproc {R['nproc']} · {R.get('cpu', '?')} · sink: {R['sink']} for every tool · "
+             f"{R['date']} · commit {R.get('commit', '?')} · nproc {R['nproc']} · {R.get('cpu', '?')} · sink: {R['sink']} for every tool · "
              f"{'HTTPS' if R['tls'] else 'plain HTTP'} to scw-sim on 127.0.0.1", ""]
         if "data_paths" in S:
             d = S["data_paths"]
