@@ -129,10 +129,29 @@ class SizeWatcher(threading.Thread):
                     self.last_change[p] = now
 
 
+def children_cpu():
+    """CPU seconds (user + system) of the reaped children of this process."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def process_cpu(pid):
+    """CPU seconds (user + system) of a running process, from /proc."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except Exception:
+        return None
+
+
 class Refhost:
     """Runs refhost with the plugin wrapped for peak RSS; timestamps every stderr line."""
 
-    def __init__(self, args, env, stderr_log):
+    def __init__(self, args, env, stderr_log, sim_pid=None):
+        self.sim_pid = sim_pid
+        self.sim_cpu_at_ready = None
+        self.children_cpu0 = children_cpu()
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         self.lines = []  # (monotonic time, text)
@@ -143,6 +162,8 @@ class Refhost:
     def _read(self):
         for line in self.proc.stderr:
             now = time.monotonic()
+            if self.sim_pid and self.sim_cpu_at_ready is None and "progress [ready]" in line:
+                self.sim_cpu_at_ready = process_cpu(self.sim_pid)
             self.lines.append((now, line.rstrip("\n")))
             self.log.write(f"{now - self.t0:9.3f} {line}")
 
@@ -151,6 +172,7 @@ class Refhost:
         self.proc.wait()
         self.reader.join()
         self.t1 = time.monotonic()
+        self.cpu = children_cpu() - self.children_cpu0  # refhost + the plugin (reaped through it)
         self.log.close()
         lines = [l for l in out.splitlines() if l.strip()]
         self.summary = json.loads(lines[-1]) if lines else {}
@@ -195,13 +217,22 @@ class Bench:
         cmd = [os.path.join(self.bin, "refhost"), command, "--plugin", os.path.join(HERE, "plugin-rss")] + extra
         for k, v in opts.items():
             cmd += ["-o", f"{k}={v}"]
-        return Refhost(cmd, env, stderr_log)
+        return Refhost(cmd, env, stderr_log, sim_pid=sim.pid)
 
     @staticmethod
     def peak_rss_mib(path):
         try:
             lines = [l.strip() for l in open(path) if l.strip()]
-            return int(lines[-1]) / 1024.0
+            return int(lines[-1].split()[0]) / 1024.0
+        except Exception:
+            return None
+
+    @staticmethod
+    def plugin_cpu(path):
+        try:
+            lines = [l.strip() for l in open(path) if l.strip()]
+            f = lines[-1].split()
+            return float(f[1]) + float(f[2])
         except Exception:
             return None
 
@@ -222,8 +253,10 @@ class Bench:
 
     def timed(self, cmd, env, what):
         t0 = time.monotonic()
+        c0 = children_cpu()
         p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         dt = time.monotonic() - t0
+        self.last_cpu = children_cpu() - c0
         if p.returncode != 0:
             raise RuntimeError(f"{what} failed (exit {p.returncode}): {p.stderr.strip()[-800:]}")
         return dt
@@ -272,7 +305,12 @@ class Bench:
         rel = "/" + os.path.relpath(big, out)
         t_ready = r.find("progress [ready]", rel)
         t_done = watcher.last_change[big]
-        return {"dir": out, "image": big, "bytes": images[big], "read_s": t_done - t_ready,
+        sim_cpu_end = process_cpu(sim.pid)
+        plugin_cpu = self.plugin_cpu(rss)
+        cpu = {"plugin_cpu_s": plugin_cpu,
+               "refhost_cpu_s": (r.cpu - plugin_cpu) if plugin_cpu is not None else None,
+               "sim_cpu_read_s": (sim_cpu_end - r.sim_cpu_at_ready) if r.sim_cpu_at_ready is not None and sim_cpu_end else None}
+        return {"cpu": cpu, "dir": out, "image": big, "bytes": images[big], "read_s": t_done - t_ready,
                 "first_byte_after_ready_s": watcher.first_nonzero[big] - t_ready,
                 "wall_s": r.t1 - r.t0, "peak_rss_mib": self.peak_rss_mib(rss), "refhost": r, "watcher": watcher}
 
@@ -346,6 +384,10 @@ class Bench:
                 row["plugin_read_mb_s"] = n / b["read_s"] / 1e6
                 row["plugin_read_rss_mib"] = b["peak_rss_mib"]
                 row["plugin_first_byte_s"] = b["first_byte_after_ready_s"]
+                gb = n / 1e9
+                for k, v in b["cpu"].items():
+                    if v is not None:
+                        row[f"read_{k.replace('_s', '')}_s_per_gb"] = v / gb
                 # Peers upload the same image (this is the write-path comparison),
                 # then download the aws-uploaded copy (the read-path comparison).
                 key = f"bench/peer-{i}.qcow2"
@@ -353,7 +395,10 @@ class Bench:
                     row[f"{tool}_write_mb_s"] = n / self.peer_put(tool, sim, b["image"], key if tool == "aws" else key + ".rclone") / 1e6
                 for tool in ("curl", "aws", "rclone"):
                     dest = os.path.join(self.sink_root, f"peer-{tool}.qcow2")
+                    c0 = process_cpu(sim.pid)
                     row[f"{tool}_read_mb_s"] = n / self.peer_get(tool, sim, key, dest) / 1e6
+                    row[f"{tool}_read_cpu_s_per_gb"] = self.last_cpu / gb
+                    row[f"{tool}_read_sim_cpu_s_per_gb"] = (process_cpu(sim.pid) - c0) / gb
                     if os.path.getsize(dest) != n:
                         raise RuntimeError(f"{tool} downloaded {os.path.getsize(dest)} bytes, expected {n}")
                     os.unlink(dest)
@@ -502,6 +547,11 @@ class Bench:
                   f"{m['write_vs_aws']:.2f}x aws, {m['write_vs_rclone']:.2f}x rclone | >= 1.0x aws, >= 1.5x rclone "
                   f"{'MET' if m['write_vs_aws'] >= 1.0 and m['write_vs_rclone'] >= 1.5 else 'MISSED'} |",
                   f"| plugin peak RSS MiB | read {m['plugin_read_rss_mib']:.1f}, write {m['plugin_write_rss_mib']:.1f} | | | | | <= 64 |", "",
+                  "CPU seconds per GB read (median), client side / simulator side: plugin " +
+                  (f"{m.get('read_plugin_cpu_s_per_gb', float('nan')):.2f} + refhost {m.get('read_refhost_cpu_s_per_gb', float('nan')):.2f} "
+                   f"/ sim {m.get('read_sim_cpu_read_s_per_gb', float('nan')):.2f} (plugin CPU covers the whole backup); ") +
+                  "; ".join(f"{t} {m.get(t + '_read_cpu_s_per_gb', float('nan')):.2f} / sim {m.get(t + '_read_sim_cpu_s_per_gb', float('nan')):.2f}"
+                            for t in ("curl", "aws", "rclone")), "",
                   "Per round:", "", "| round | read MB/s plugin/curl/aws/rclone | write MB/s plugin/aws/rclone |", "|---|---|---|"]
             for i, r in enumerate(d["runs"]):
                 L.append(f"| {i + 1} | {r['plugin_read_mb_s']:.0f} / {r['curl_read_mb_s']:.0f} / {r['aws_read_mb_s']:.0f} / {r['rclone_read_mb_s']:.0f} | "
