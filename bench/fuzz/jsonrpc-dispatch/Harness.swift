@@ -30,10 +30,10 @@
 // MemoryTestImporter.read overflows `start + Int64(length)` for a file of
 // size near Int64.max, which the cap also hides. FUZZ_KNOWN_BUGS=1 lifts the
 // cap (and the mirror below) to check the fixes.
-// Known bug mirrored: the connection parses with detachStringsLongerThan
-// 4096, so an `id` that is a plain string of 4096+ bytes is answered with
-// id "" (and such a `method`/`path` reads as ""). Unless FUZZ_KNOWN_BUGS=1,
-// the reference parses the same way, so the accounting checks the rest.
+// Formerly mirrored bug, now fixed in JSONRPCConnection (strings are
+// detached only inside `params`): a plain-string `id` of 4096+ bytes was
+// answered with id "". The reference now parses without detaching at all,
+// so any regression breaks the id accounting (regressions/jsonrpc-dispatch).
 import Dispatch
 import Foundation
 import Synchronization
@@ -121,7 +121,7 @@ final class Engine: Sendable {
 
     private func record(_ line: [UInt8]) {
         let message: JSONValue
-        let options = JSONParser.Options(detachStringsLongerThan: exposeKnownBugs ? nil : 4096)
+        let options = JSONParser.Options(detachStringsLongerThan: nil)
         do throws(JSONParseError) { message = try JSONParser.parse(line, options: options).value } catch {
             fatalError("the plugin wrote a line that is not JSON (\(error)): \(String(decoding: line, as: UTF8.self))")
         }
@@ -270,7 +270,7 @@ func expectedAnswers(_ input: [UInt8]) -> (ids: [RequestID], nullIDErrors: Int) 
         }
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
         let message: JSONValue
-        let options = JSONParser.Options(detachStringsLongerThan: exposeKnownBugs ? nil : 4096)
+        let options = JSONParser.Options(detachStringsLongerThan: nil)
         do throws(JSONParseError) { message = try JSONParser.parse(line, options: options).value } catch {
             owe(error.recoveredID.flatMap(RequestID.init))
             continue
