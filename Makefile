@@ -17,13 +17,13 @@ release: setup
 ## libFuzzer target on its committed corpus, then every Swift test suite,
 ## heavyweight cases included (PLAKAR_SCALEWAY_HEAVY=1: GiB transfers,
 ## awscli/rclone interop, raw digests of the demo volumes, stalled
-## downloads). ThroughputBenchmark is a benchmark, not a test: it measures
-## process RSS, which the suites running beside it in the same process
-## inflate, so it runs alone through `make bench-client`.
+## downloads). ThroughputBenchmark and HTTPLoadTests/throughput are benchmarks: they measure
+## process RSS, which the suites running beside them in the same process
+## inflate, so they run alone through `make bench-client`.
 test: setup
 	$(SWIFT) build --build-tests
 	bash bench/fuzz/ci.sh
-	PLAKAR_SCALEWAY_HEAVY=1 $(SWIFT) test --skip-build --skip ThroughputBenchmark
+	PLAKAR_SCALEWAY_HEAVY=1 $(SWIFT) test --skip-build --skip ThroughputBenchmark --skip "HTTPLoadTests/throughput"
 
 ## Fast inner loop: the suites without the heavyweight cases.
 test-fast: setup
@@ -33,7 +33,7 @@ test-fast: setup
 ## ScalewayKit's transfer benchmark (4 GiB with PLAKAR_SCALEWAY_BENCH_BYTES=4294967296).
 bench-client: setup
 	$(SWIFT) build --build-tests
-	PLAKAR_SCALEWAY_HEAVY=1 $(SWIFT) test --skip-build --filter ThroughputBenchmark
+	PLAKAR_SCALEWAY_HEAVY=1 $(SWIFT) test --skip-build --filter "ThroughputBenchmark|HTTPLoadTests/throughput"
 
 ## Fuzzing only (the dedicated million-input runs are bench/fuzz/run.sh).
 fuzz: setup
