@@ -1,4 +1,5 @@
 import Foundation
+import ScalewayKit
 import ScalewaySimulator
 import Testing
 
@@ -108,5 +109,59 @@ import Testing
         if let uploads = killed["multipart_uploads"] {
             #expect(reported.isSuperset(of: uploads), "incomplete uploads \(uploads) not reported as reclaimed: \(reported)")
         }
+    }
+
+    /// Sets simulator operation durations (seconds) through the control API.
+    static func setDurations(_ fixture: SimulatorFixture, _ durations: [String: Double]) async throws {
+        let body = try JSONSerialization.data(withJSONObject: durations)
+        let response = try await fixture.transport.send(HTTPRequest(method: .post, url: fixture.sim.endpoints.apiURL + "/_sim/durations",
+                                                                    body: .bytes(Array(body))))
+        #expect((200..<300).contains(response.status), "POST /_sim/durations: \(response.status)")
+    }
+
+    /// Killed while `close` assembles: half-restored volumes (one still
+    /// being created, tagged with the run) must go too, not only staging.
+    @Test func restoreKilledWhileCreatingVolumesIsReclaimedByTheNextRestore() async throws {
+        let fixture = try SimulatorFixture()
+        defer { fixture.stop() }
+        let source = try PluginProcess()
+        let backup = try await SessionDriver.backup(source, fixture.config())
+        source.finish()
+        #expect(backup.errors.isEmpty, "\(backup.errors)")
+        let before = try await fixture.inventory()
+        // SBS volume creation slowed down so that the kill lands while one is `creating`.
+        try await Self.setDurations(fixture, ["block_volume_create": 3])
+
+        let plugin = try PluginProcess()
+        let killer = Task {
+            try await fixture.wait(timeout: 120, "a restored volume being created") { state in
+                (state["volumes"] as? [[String: Any]] ?? []).contains { volume in
+                    (volume["tags"] as? [String] ?? []).contains { $0.hasPrefix("plakar-scaleway-restore=") }
+                        && volume["status"] as? String == "creating"
+                }
+            }
+            plugin.kill()
+        }
+        _ = try? await SessionDriver.restore(plugin, backup.files, config: fixture.config(location: "scaleway-instance://"))
+        try await killer.value
+        let killed = Self.leftovers(try await fixture.inventory(), since: before)
+        #expect(killed["volumes"] != nil, "the killed restore left no volume: the test proves nothing")
+        #expect(killed["snapshots"] != nil, "the killed restore left no imported snapshot: \(killed)")
+
+        try await Self.setDurations(fixture, ["block_volume_create": 0.002])
+        let next = try PluginProcess()
+        let outcome = try await SessionDriver.restore(next, backup.files, config: fixture.config(location: "scaleway-instance://"))
+        next.finish()
+        #expect(outcome.errors.isEmpty, "\(outcome.errors)")
+        var after = Self.leftovers(try await fixture.inventory(), since: before)
+        if let restored = try await fixture.server(named: "web-01-restored") {
+            after["servers"]?.remove(restored["id"] as! String)
+            for id in SimulatorFixture.volumeIDs(restored).values { after["volumes"]?.remove(id) }
+        }
+        after = after.filter { !$0.value.isEmpty }
+        #expect(after.isEmpty, "still left after the next restore: \(after)")
+        let reported = Self.reclaimedIDs(outcome.closeResult)
+        let expected = killed.filter { $0.key != "multipart_uploads" }.values.reduce(Set<String>()) { $0.union($1) }
+        #expect(reported.isSuperset(of: expected), "reclaimed \(reported), left by the killed run \(expected)")
     }
 }

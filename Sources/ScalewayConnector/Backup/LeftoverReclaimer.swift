@@ -16,14 +16,14 @@ import PluginProtocol
 /// 1. **Leases** (`<prefix>runs/<run-id>.json`, see ``RunLease``). A run
 ///    whose lease is dead (its holder provably gone on this machine, or
 ///    not renewed for ``LeasePolicy/staleAfter``) is reclaimed whole, in
-///    its lease's zone: first its snapshots (tagged
-///    `plakar-scaleway-run=<run-id>`) are waited out of transient states
-///    (an export or import still running would otherwise write an object
-///    after we listed, or refuse the delete), then deleted; for a restore
-///    not yet assembled, the volumes tagged `plakar-scaleway-restore=<run-id>`
-///    and a server made only of them (stopped, not the run's target) are
-///    deleted; then its incomplete multipart uploads and objects under its
-///    staging prefix; the lease last, and only when all of that is gone,
+///    its lease's zone: for a restore not yet assembled, first the volumes
+///    tagged `plakar-scaleway-restore=<run-id>` (waited out of `creating`,
+///    which keeps their snapshot busy) and a server made only of them
+///    (stopped, not the run's target); then its snapshots (tagged
+///    `plakar-scaleway-run=<run-id>`), waited out of transient states (an
+///    export or import still running would otherwise write an object after
+///    we listed, or refuse the delete), then deleted; then its incomplete
+///    multipart uploads and objects under its staging prefix; the lease last, and only when all of that is gone,
 ///    so that a later run retries what failed. A live lease protects
 ///    everything of its run.
 /// 2. **Age**, for leftovers of runs with no lease at all (versions
@@ -173,11 +173,12 @@ struct LeftoverReclaimer: Sendable {
         logger.info("run \(runID) (\(lease.kind.rawValue)) is dead: \(why); reclaiming what it left")
         let before = report.problems.count
         let runTag = Naming.runTag(runID: runID)
+        if lease.kind == .restore && lease.phase == .running {
+            // Volumes first: one still being created from an imported snapshot keeps it busy.
+            await reclaimRestoredVolumes(lease, zone: zone, report: &report)
+        }
         await reclaimSnapshots(zone: zone, project: lease.project, wait: true, report: &report) { snapshot in
             snapshot.tags.contains(Naming.tag) && snapshot.tags.contains(runTag)
-        }
-        if lease.kind == .restore && lease.phase == .running {
-            await reclaimRestoredVolumes(lease, zone: zone, report: &report)
         }
         let staging = lease.kind == .backup
             ? lease.serverID.flatMap { ConfigValidation.isUUID($0) ? Naming.backupStagingPrefix(prefix: prefix, serverID: $0, runID: runID) : nil }
