@@ -233,6 +233,40 @@ final class RunLeaseTests: XCTestCase {
         XCTAssertTrue(cloud.objectKeys.isEmpty, "left after close: \(cloud.objectKeys)")
     }
 
+    func testAConcurrentLiveBackupIsLeftAlone() async throws {
+        let cloud = FakeCloud()
+        cloud.seedWeb01()
+        func importer() throws -> ScalewayImporter {
+            var c = ConfigTests.base
+            c["reclaim_after"] = "30s"
+            return ScalewayImporter(config: try ConnectorConfig.parse(c, role: .importer), session: cloud,
+                                    notifier: RecordingNotifier(), poller: fast)
+        }
+        let first = try importer()
+        _ = try await first.open()
+        let records = try await first.list()
+        let firstSnapshots = Set(cloud.snapshotIDs)
+        let firstObjects = Set(cloud.objectKeys)
+        XCTAssertFalse(firstSnapshots.isEmpty)
+        // A second backup of the same instance runs whole while the first is still open.
+        let second = try importer()
+        _ = try await second.open()
+        _ = try await second.list()
+        let summary = try await second.close()
+        XCTAssertTrue(Self.strings(summary["reclaimed_leftovers"]?["snapshots"]).isEmpty)
+        XCTAssertTrue(Self.strings(summary["reclaimed_leftovers"]?["objects"]).isEmpty)
+        XCTAssertTrue(firstSnapshots.isSubset(of: Set(cloud.snapshotIDs)), "the live run's snapshots were deleted")
+        XCTAssertTrue(firstObjects.isSubset(of: Set(cloud.objectKeys)), "the live run's objects were deleted")
+        // The first run still reads its images and cleans up after itself.
+        for record in records where record.pathname.hasSuffix(".qcow2") {
+            let bytes = try await BackupFlowTests.readAll(first, record.pathname)
+            XCTAssertFalse(bytes.isEmpty)
+        }
+        _ = try await first.close()
+        XCTAssertTrue(cloud.objectKeys.isEmpty, "left: \(cloud.objectKeys)")
+        XCTAssertTrue(cloud.snapshotIDs.isEmpty)
+    }
+
     func testTheLeaseIsRenewedUntilEnded() async throws {
         let cloud = FakeCloud()
         let lease = RunLease(store: cloud, bucket: cloud.bucket, prefix: prefix,
