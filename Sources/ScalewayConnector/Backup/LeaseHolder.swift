@@ -36,7 +36,10 @@ struct LeaseHolder: Codable, Sendable, Equatable {
     /// disk I/O), so reading them does not block a cooperative thread.
     static let current: LeaseHolder = {
         let pid = getpid()
-        return LeaseHolder(host: ProcessInfo.processInfo.hostName, pid: pid,
+        // gethostname, not ProcessInfo.hostName, which may resolve the name through DNS.
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count - 1) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
+        return LeaseHolder(host: host, pid: pid,
                            bootID: readTrimmed("/proc/sys/kernel/random/boot_id"),
                            pidNamespace: try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid"),
                            processStart: processStart(of: pid))
