@@ -46,7 +46,7 @@ import Testing
         #expect(killed["objects"] != nil, "the killed backup left no staged object: the test proves nothing")
 
         // A new backup of the same instance.
-        let next = try PluginProcess()
+        let next = try PluginProcess(logLevel: "info")
         let outcome = try await SessionDriver.backup(next, fixture.config())
         next.finish()
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
@@ -58,6 +58,7 @@ import Testing
         let expected = killed.filter { $0.key != "multipart_uploads" }.values.reduce(Set<String>()) { $0.union($1) }
         #expect(reported.isSuperset(of: expected), "reclaimed \(reported), left by the killed run \(expected)")
         #expect(expected.contains { $0.hasPrefix("plakar-scaleway/runs/") }, "the killed backup held no lease: \(expected)")
+        Self.expectReported(expected, by: next)
     }
 
     @Test func restoreKilledMidRunIsReclaimedByTheNextRestore() async throws {
@@ -90,7 +91,7 @@ import Testing
         let killed = Self.leftovers(try await fixture.inventory(), since: before)
         #expect(!killed.isEmpty, "the killed restore left nothing: the test proves nothing")
 
-        let next = try PluginProcess()
+        let next = try PluginProcess(logLevel: "info")
         let outcome = try await SessionDriver.restore(next, backup.files, config: fixture.config(location: "scaleway-instance://"))
         next.finish()
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
@@ -108,6 +109,20 @@ import Testing
         #expect(reported.isSuperset(of: expected), "reclaimed \(reported), left by the killed run \(expected)")
         if let uploads = killed["multipart_uploads"] {
             #expect(reported.isSuperset(of: uploads), "incomplete uploads \(uploads) not reported as reclaimed: \(reported)")
+        }
+        Self.expectReported(expected, by: next)
+    }
+
+    /// Each reclaimed resource is named on stderr and in a `log` notification to the host.
+    static func expectReported(_ ids: Set<String>, by plugin: PluginProcess) {
+        let stderr = String(decoding: plugin.stderr, as: UTF8.self)
+        let logs = plugin.notifications.filter { $0["method"] as? String == "log" }
+            .compactMap { ($0["params"] as? [String: Any])?["message"] as? String }
+            .filter { $0.contains("reclaimed") }
+        for id in ids {
+            #expect(stderr.split(separator: "\n").contains { $0.contains("reclaimed") && $0.contains(id) },
+                    "no stderr line names reclaimed \(id)")
+            #expect(logs.contains { $0.contains(id) }, "no log notification names reclaimed \(id): \(logs)")
         }
     }
 
@@ -149,7 +164,7 @@ import Testing
         #expect(killed["snapshots"] != nil, "the killed restore left no imported snapshot: \(killed)")
 
         try await Self.setDurations(fixture, ["block_volume_create": 0.002])
-        let next = try PluginProcess()
+        let next = try PluginProcess(logLevel: "info")
         let outcome = try await SessionDriver.restore(next, backup.files, config: fixture.config(location: "scaleway-instance://"))
         next.finish()
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
@@ -163,5 +178,6 @@ import Testing
         let reported = Self.reclaimedIDs(outcome.closeResult)
         let expected = killed.filter { $0.key != "multipart_uploads" }.values.reduce(Set<String>()) { $0.union($1) }
         #expect(reported.isSuperset(of: expected), "reclaimed \(reported), left by the killed run \(expected)")
+        Self.expectReported(expected, by: next)
     }
 }
