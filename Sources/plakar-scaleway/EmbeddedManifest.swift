@@ -18,7 +18,7 @@ let embeddedManifest = #"""
       "args": [],
       "location_flags": ["stream"],
       "class": "compute",
-      "config_keys": ["location", "access_key", "secret_key", "bucket", "hostname", "project_id", "zone", "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging", "consistency"]
+      "config_keys": ["location", "access_key", "secret_key", "bucket", "hostname", "project_id", "zone", "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging", "reclaim_after", "consistency"]
     },
     {
       "type": "exporter",
@@ -27,7 +27,7 @@ let embeddedManifest = #"""
       "args": [],
       "location_flags": [],
       "class": "compute",
-      "config_keys": ["location", "access_key", "secret_key", "bucket", "hostname", "project_id", "zone", "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging", "name", "commercial_type", "start_on_restore", "restore_mode", "force", "perf_iops", "keep_on_failure"]
+      "config_keys": ["location", "access_key", "secret_key", "bucket", "hostname", "project_id", "zone", "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging", "reclaim_after", "name", "commercial_type", "start_on_restore", "restore_mode", "force", "perf_iops", "keep_on_failure"]
     }
   ],
   "config": {
@@ -142,6 +142,14 @@ let embeddedManifest = #"""
       "description": "Keep the staged QCOW2 objects and temporary snapshots after the run (for debugging).",
       "example": "false",
       "default": "false"
+    },
+    "reclaim_after": {
+      "type": "string",
+      "required": false,
+      "secret": false,
+      "description": "How long a run's lease (<prefix>runs/<run-id>.json, renewed every quarter of this) may go unrenewed before the run counts as dead and the next backup or restore reclaims what it left (staging objects, incomplete uploads, snapshots, a killed restore's volumes). A run whose process is gone on the same machine is reclaimed at once. Seconds, or a number with s, m, h or d; 30s to 7d.",
+      "example": "5m",
+      "default": "300"
     },
     "consistency": {
       "type": "string",

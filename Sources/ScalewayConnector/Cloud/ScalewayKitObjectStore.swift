@@ -79,5 +79,15 @@ struct ScalewayKitObjectStore: ObjectStore {
         let c = try client()
         try await ScalewayKitErrors.call { try await c.abortMultipartUpload(bucket: bucket, key: key, uploadID: uploadID) }
     }
-}
 
+    func putObject(bucket: String, key: String, bytes: [UInt8], contentType: String) async throws {
+        let c = try client()
+        _ = try await ScalewayKitErrors.call { try await c.putObject(bucket: bucket, key: key, bytes: bytes, contentType: contentType) }
+    }
+
+    func listMultipartUploads(bucket: String, prefix: String) async throws -> [(key: String, uploadID: String)] {
+        let c = try client()
+        return try await ScalewayKitErrors.call { try await c.listMultipartUploads(bucket: bucket, prefix: prefix) }
+            .map { (key: $0.key, uploadID: $0.uploadID) }
+    }
+}

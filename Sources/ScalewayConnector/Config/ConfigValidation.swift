@@ -34,4 +34,19 @@ enum ConfigValidation {
         }
         return false
     }
+
+    /// A duration: whole seconds (`300`), or a number with one unit
+    /// `s`, `m`, `h` or `d` (`90s`, `5m`, `1h`).
+    static func duration(_ text: String) -> Duration? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var digits = Substring(text)
+        var scale: Int64 = 1
+        if let last = text.last, let unit = units[last] {
+            digits = digits.dropLast()
+            scale = unit
+        }
+        guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
+              let value = Int64(digits) else { return nil }
+        return .seconds(value * scale)
+    }
 }

@@ -36,6 +36,12 @@ public struct ConnectorConfig: Sendable {
     /// Staging prefix inside the bucket, always ending with `/`.
     public var prefix: String
     public var keepStaging: Bool
+    /// `reclaim_after`: a run whose lease has not been renewed for this long
+    /// is dead, and the next run reclaims what it left (see RunLease).
+    public var reclaimAfter: Duration = ConnectorConfig.defaultReclaimAfter
+    public static let defaultReclaimAfter: Duration = .seconds(300)
+    /// Below this, a live run slowed by a few failed renewals could be taken for dead.
+    public static let reclaimAfterRange: ClosedRange<Duration> = .seconds(30) ... .seconds(7 * 24 * 3600)
 
     // Backup options.
     public var consistency: Consistency
@@ -53,6 +59,7 @@ public struct ConnectorConfig: Sendable {
     public static let commonKeys: [String] = [
         "location", "access_key", "secret_key", "bucket", "project_id", "zone", "hostname",
         "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging",
+        "reclaim_after",
     ]
     /// Backup-only keys.
     public static let importerKeys: [String] = ["consistency"]
@@ -128,6 +135,10 @@ public struct ConnectorConfig: Sendable {
             caFile: caFile, prefix: prefix, keepStaging: keepStaging, consistency: .crash, name: nil,
             commercialType: nil, startOnRestore: false, restoreMode: .new, force: false, perfIOPS: nil,
             keepOnFailure: false)
+        result.reclaimAfter = try reader.optional(
+            "reclaim_after", expected: "a duration of 30 s to 7 days: seconds (300) or with a unit (300s, 5m, 1h)"
+        ) { ConfigValidation.duration($0).map { reclaimAfterRange.contains($0) } ?? false }
+            .flatMap(ConfigValidation.duration) ?? defaultReclaimAfter
 
         switch role {
         case .importer:
