@@ -34,4 +34,44 @@ enum ConfigValidation {
         }
         return false
     }
+
+    /// A Go-style duration (`90s`, `15m`, `12h`, `1h30m`, `2h0m5s`: units h,
+    /// m, s, each at most once and in that order) or a bare number of
+    /// seconds; whole seconds only.
+    static func duration(_ text: String) -> Duration? {
+        if let seconds = Int64(text), seconds >= 0 { return .seconds(seconds) }
+        var total: Int64 = 0
+        var number: Int64? = nil
+        var lastUnit = 0  // 1 = h, 2 = m, 3 = s: enforces the order and uniqueness
+        for scalar in text.unicodeScalars {
+            if let digit = Int64(String(scalar)), ("0"..."9").contains(scalar) {
+                let (shifted, overflow1) = (number ?? 0).multipliedReportingOverflow(by: 10)
+                let (next, overflow2) = shifted.addingReportingOverflow(digit)
+                guard !overflow1, !overflow2, next <= 10_000_000 else { return nil }
+                number = next
+                continue
+            }
+            let (unit, rank): (Int64, Int)
+            switch scalar {
+            case "h": (unit, rank) = (3600, 1)
+            case "m": (unit, rank) = (60, 2)
+            case "s": (unit, rank) = (1, 3)
+            default: return nil
+            }
+            guard let value = number, rank > lastUnit else { return nil }
+            total += value * unit
+            number = nil
+            lastUnit = rank
+        }
+        guard number == nil, lastUnit > 0 else { return nil }
+        return .seconds(total)
+    }
+
+    /// The Go-style spelling of a whole-second duration: `1h30m`, `45s`, `12h`.
+    static func formatDuration(_ duration: Duration) -> String {
+        let total = duration.components.seconds
+        guard total > 0 else { return "0s" }
+        let h = total / 3600, m = total % 3600 / 60, s = total % 60
+        return (h > 0 ? "\(h)h" : "") + (m > 0 ? "\(m)m" : "") + (s > 0 ? "\(s)s" : "")
+    }
 }
