@@ -79,7 +79,12 @@ final class TimeoutConfigTests: XCTestCase {
         let timeouts = Timeouts(config: config)
         XCTAssertEqual(timeouts.snapshot, .seconds(1200))
         XCTAssertEqual(timeouts.export, .seconds(5 * 3600))
-        XCTAssertEqual(Poller.standard.naming(timeouts).knobs[.export], .seconds(5 * 3600))
+        XCTAssertEqual(Poller.standard.naming(timeouts).knobs, [.snapshot: .seconds(1200), .export: .seconds(5 * 3600)])
+        // A restore names only its own key (its 12 h import limit is no export_timeout).
+        let restore = Timeouts(config: try parse([:], role: .exporter))
+        XCTAssertEqual(restore.keys, [.importImage: .seconds(12 * 3600)])
+        XCTAssertEqual(Poller.standard.naming(restore).timeoutError("the import of /volumes/0.qcow2", timeout: restore.importImage).message,
+                       "gave up waiting for the import of /volumes/0.qcow2 after 12h (the limit set by import_timeout)")
     }
 
     func testAWaitThatRunsOutNamesTheOperationAndTheKeyToRaise() async throws {

@@ -29,7 +29,7 @@ public struct Poller: Sendable {
     /// whose limit ran out.
     public func naming(_ timeouts: Timeouts) -> Poller {
         var named = self
-        named.knobs = [.snapshot: timeouts.snapshot, .export: timeouts.export, .importImage: timeouts.importImage]
+        named.knobs = timeouts.keys
         return named
     }
 
@@ -87,6 +87,9 @@ public struct Timeouts: Sendable {
     public var importImage: Duration = TimeoutKey.importImage.defaultValue
     public var volume: Duration = .seconds(1800)
     public var serverAction: Duration = .seconds(1200)
+    /// The limits a configuration key of this run's role sets (empty for
+    /// ``init()``): what a timeout error may tell the user to raise.
+    public var keys: [TimeoutKey: Duration] = [:]
 
     public init() {}
 
@@ -95,5 +98,9 @@ public struct Timeouts: Sendable {
         snapshot = config.snapshotTimeout
         export = config.exportTimeout
         importImage = config.importTimeout
+        switch config.role {
+        case .importer: keys = [.snapshot: snapshot, .export: export]
+        case .exporter: keys = [.importImage: importImage]
+        }
     }
 }
