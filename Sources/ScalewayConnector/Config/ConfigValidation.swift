@@ -40,7 +40,10 @@ enum ConfigValidation {
     /// bare number of seconds; whole seconds only. One parser for every
     /// duration key (`reclaim_after` and the timeouts).
     static func duration(_ text: String) -> Duration? {
-        if let seconds = Int64(text), seconds >= 0 { return .seconds(seconds) }
+        // Digits only: Int64("+60") would also accept a sign.
+        if !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+            return Int64(text).map { .seconds($0) }
+        }
         var total: Int64 = 0
         var number: Int64? = nil
         var lastUnit = 0  // 1 = d, 2 = h, 3 = m, 4 = s: enforces the order and uniqueness
