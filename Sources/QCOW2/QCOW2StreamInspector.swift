@@ -146,6 +146,9 @@ public struct QCOW2StreamInspector: Sendable {
               parsed.refcountTableClusters > 0 else {
             throw QCOW2Error.corrupt("the refcount table offset \(tableOffset) is not a cluster boundary after the header", offset: 48)
         }
+        guard UInt64(parsed.refcountTableClusters) * clusterSize <= QCOW2Reader.maximumRefcountTableBytes else {
+            throw QCOW2Error(.unsupportedFeature, "the refcount table of \(UInt64(parsed.refcountTableClusters) * clusterSize) bytes exceeds the 8 MiB limit", offset: 56)
+        }
         required = max(required, clusterSize, tableOffset + UInt64(parsed.refcountTableClusters) * clusterSize)
         var map = MetadataMap(clusterBits: parsed.clusterBits)
         try map.claim(.l1Table, offset: parsed.l1TableOffset, count: l1Entries * 8)

@@ -88,6 +88,9 @@ public struct QCOW2StructureCheck: Sendable {
         guard tableOffset <= fileSize, tableBytes <= fileSize - tableOffset else {
             throw QCOW2Error.truncated("the refcount table", needed: tableOffset &+ tableBytes, available: fileSize)
         }
+        guard tableBytes <= QCOW2Reader.maximumRefcountTableBytes else {
+            throw QCOW2Error(.unsupportedFeature, "the refcount table of \(tableBytes) bytes exceeds the 8 MiB limit", offset: 56)
+        }
         var metadata = MetadataMap(clusterBits: header.clusterBits)
         try metadata.claim(.l1Table, offset: l1Offset, count: l1Bytes)
         try metadata.claim(.refcountTable, offset: tableOffset, count: tableBytes)

@@ -117,6 +117,26 @@ final class StagedImageCheckTests: XCTestCase {
         XCTAssertTrue(error.message.contains("overlaps"), error.message)
     }
 
+    /// A flipped `refcount_table_clusters` must not make the check read the
+    /// whole object: QEMU's 8 MiB refcount table limit bounds it.
+    func testADamagedRefcountTableSizeIsRefusedWithoutReadingTheImage() async throws {
+        let header = try QCOW2Header.parse(Self.image)
+        let clusters = (UInt64(Self.image.count) - header.refcountTableOffset) / header.clusterSize
+        XCTAssertGreaterThan(clusters * header.clusterSize, 8 << 20, "the sample image is too small for this case")
+        var bytes = Self.image
+        for k in 0..<4 { bytes[56 + k] = UInt8(truncatingIfNeeded: clusters >> UInt64(24 - 8 * k)) }
+        let cloud = FakeCloud()
+        cloud.state.withLock { $0.objects[Self.key] = bytes }
+        do {
+            try await StagedImageCheck(store: cloud, bucket: cloud.bucket, key: Self.key, size: Int64(bytes.count), volume: volume()).verify()
+            XCTFail("a refcount table of \(clusters) clusters was accepted")
+        } catch let error as PluginError {
+            XCTAssertTrue(error.message.contains("8 MiB limit"), error.message)
+        }
+        let fetched = cloud.calls.filter { $0.hasPrefix("GET object") }.map { Int($0.split(separator: "+").last!)! }
+        XCTAssertLessThanOrEqual(fetched.reduce(0, +), 64 << 10, "\(fetched)")
+    }
+
     func testAShortObjectIsRefused() async throws {
         let error = try await refusal(Array(Self.image.dropLast(4096)))
         XCTAssertTrue(error.message.contains("truncated"), error.message)
