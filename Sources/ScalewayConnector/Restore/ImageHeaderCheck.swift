@@ -24,7 +24,7 @@ public struct ImageHeaderFacts: Sendable, Equatable {
     /// were followed, else ``minimumLength``.
     func checkComplete(received: Int64, path: String) throws {
         if var extentCheck {
-            try extentCheck.verdict(received: received, path: path)
+            try extentCheck.verdict(path: path)
         } else if UInt64(received) < minimumLength {
             throw PluginError(.invalidInput,
                               "\(path) is not a usable QCOW2 image (truncated): its tables reference byte \(minimumLength - 1) but the file has only \(received) bytes",

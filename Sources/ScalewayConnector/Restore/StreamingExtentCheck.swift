@@ -8,7 +8,7 @@ import QCOW2
 ///
 /// The inspector decodes the L1, refcount and L2 tables as they pass and
 /// knows the least length they require. A damaged table does not stop the
-/// upload mid-file: its error is kept and reported by ``verdict(received:path:)``.
+/// upload mid-file: its error is kept and reported by ``verdict(path:)``.
 /// Memory: one cluster plus a few bytes per L2 table.
 struct StreamingExtentCheck {
     private var inspector: QCOW2StreamInspector
@@ -39,7 +39,7 @@ struct StreamingExtentCheck {
     /// Ends the stream: throws a ``PluginError`` of kind `invalid_input`
     /// naming what is wrong (truncated, corrupt tables...) unless the image
     /// is whole.
-    mutating func verdict(received: Int64, path: String) throws {
+    mutating func verdict(path: String) throws {
         if failure == nil, inspection == nil {
             do {
                 inspection = try inspector.finish()
