@@ -75,7 +75,7 @@ let embeddedManifest = #"""
       "type": "string",
       "required": false,
       "secret": false,
-      "description": "Project UUID; defaults to the instance's project (backup) or the API key's default project (restore).",
+      "description": "Project UUID; defaults to the instance's project (backup); for a restore, to the target instance's project (in_place) or else the project recorded in the backed-up instance.json.",
       "example": "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
       "default": null
     },
