@@ -25,6 +25,9 @@ import Darwin
 public final class QCOW2Reader: Sendable {
     /// Largest L1 table accepted, as in QEMU (`QCOW_MAX_L1_SIZE`).
     public static let maximumL1Bytes: UInt64 = 32 << 20
+    /// Largest refcount table accepted, as in QEMU (`QCOW_MAX_REFTABLE_SIZE`):
+    /// it bounds what a check reads for a damaged `refcount_table_clusters`.
+    public static let maximumRefcountTableBytes: UInt64 = 8 << 20
 
     /// The parsed header.
     public let header: QCOW2Header

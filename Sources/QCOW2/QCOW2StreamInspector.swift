@@ -10,16 +10,24 @@
 /// `truncated` when the stream ended before a structure or a data cluster
 /// they reference.
 ///
+/// Metadata that overlaps (two tables in one cluster, an L2 table or
+/// refcount block inside the L1 or refcount table) is refused with
+/// `corrupt` as soon as the second claim is decoded, whatever the order, and
+/// so is a data cluster mapped onto the header, the L1 or refcount table or
+/// an L2 table. A data cluster mapped onto a refcount block is caught only
+/// when the refcount table passed before the L2 table mapping it (as in
+/// images from QEMU and ``QCOW2Writer``); ``QCOW2Inspector`` always catches it.
+///
 /// An L2 table located before the L1 entry that references it (unusual:
 /// QEMU and ``QCOW2Writer`` place the L1 table first) cannot be decoded
 /// without buffering the image; it is only checked to lie inside the image
 /// and counted in ``QCOW2StreamInspection/unverifiedL2Tables``. Use
 /// ``QCOW2Inspector`` on a file for a complete check.
 ///
-/// Memory: one cluster, plus 16 bytes per pending L2 table (bounded by the
-/// L1 table, itself at most 32 MiB).
-public struct QCOW2StreamInspector {
-    private enum Role {
+/// Memory: one cluster, plus about 32 bytes per L2 table and refcount block
+/// (bounded by the L1 table, itself at most 32 MiB, and the refcount table).
+public struct QCOW2StreamInspector: Sendable {
+    private enum Role: Sendable {
         case l1Table
         case refcountTable
         case l2Table(l1Index: UInt64)
@@ -33,6 +41,7 @@ public struct QCOW2StreamInspector {
     private let virtualSizeRange: ClosedRange<UInt64>?
     private var prefix: [UInt8] = []
     private var decoder: EntryDecoder?
+    private var metadata: MetadataMap?
     private var pendingL2: [UInt64: UInt64] = [:]  // host offset -> L1 index
     private var cluster: [UInt8] = []
     private var clusterStart: UInt64 = 0
@@ -137,7 +146,14 @@ public struct QCOW2StreamInspector {
               parsed.refcountTableClusters > 0 else {
             throw QCOW2Error.corrupt("the refcount table offset \(tableOffset) is not a cluster boundary after the header", offset: 48)
         }
+        guard UInt64(parsed.refcountTableClusters) * clusterSize <= QCOW2Reader.maximumRefcountTableBytes else {
+            throw QCOW2Error(.unsupportedFeature, "the refcount table of \(UInt64(parsed.refcountTableClusters) * clusterSize) bytes exceeds the 8 MiB limit", offset: 56)
+        }
         required = max(required, clusterSize, tableOffset + UInt64(parsed.refcountTableClusters) * clusterSize)
+        var map = MetadataMap(clusterBits: parsed.clusterBits)
+        try map.claim(.l1Table, offset: parsed.l1TableOffset, count: l1Entries * 8)
+        try map.claim(.refcountTable, offset: tableOffset, count: UInt64(parsed.refcountTableClusters) * clusterSize)
+        metadata = map
         header = parsed
         decoder = EntryDecoder(clusterBits: parsed.clusterBits, version: parsed.version, fileSize: UInt64.max / 2)
 
@@ -175,6 +191,7 @@ public struct QCOW2StreamInspector {
                     let index = first + UInt64(slot)
                     guard index < UInt64(header.l1Size) else { break }
                     guard let l2 = try decoder.l2TableOffset(bytes.loadBE64(at: slot * 8), l1Index: index) else { continue }
+                    try metadata!.claim(.l2Table(l1Index: index), offset: l2, count: clusterSize)
                     required = max(required, l2 + clusterSize)
                     if l2 < bytesConsumed {
                         l2Unverified += 1  // passed already: only its presence is checked
@@ -189,6 +206,8 @@ public struct QCOW2StreamInspector {
                     guard entry & 0x1FF == 0, entry & (clusterSize - 1) == 0, entry <= UInt64.max / 2 else {
                         throw QCOW2Error.corrupt("a refcount table entry (0x\(String(entry, radix: 16))) is not a cluster offset", offset: clusterStart + UInt64(slot * 8))
                     }
+                    let index = (clusterStart - header.refcountTableOffset) / 8 + UInt64(slot)
+                    try metadata!.claim(.refcountBlock(index: index), offset: entry, count: clusterSize)
                     required = max(required, entry + clusterSize)
                 }
             case .l2Table(let l1Index):
@@ -197,13 +216,16 @@ public struct QCOW2StreamInspector {
                 for slot in 0..<entries {
                     let entry = bytes.loadBE64(at: slot * 8)
                     if entry == 0 { continue }
-                    switch try decoder.mapping(entry, cluster: l1Index * header.l2Entries + UInt64(slot)) {
+                    let virtualCluster = l1Index * header.l2Entries + UInt64(slot)
+                    switch try decoder.mapping(entry, cluster: virtualCluster) {
                     case .unallocated, .zero:
                         break
                     case .data(let hostOffset):
+                        try metadata!.checkData(offset: hostOffset, count: clusterSize, virtualCluster: virtualCluster)
                         dataClusters += 1
                         required = max(required, hostOffset + clusterSize)
                     case .compressed(let hostOffset, let length):
+                        try metadata!.checkData(offset: hostOffset, count: UInt64(length), virtualCluster: virtualCluster)
                         compressedClusters += 1
                         required = max(required, hostOffset + UInt64(length) - min(UInt64(length), 511))
                     }

@@ -41,7 +41,8 @@ import Testing
     }
 
     /// The export damages the image's header (16 bytes flipped at offset 0).
-    /// The backup must not hand Plakar an image that is not valid QCOW2.
+    /// The backup must not hand Plakar an image that is not valid QCOW2: the
+    /// staged image is checked before it is served and that volume fails.
     @Test func corruptedStagedImageIsNotPassedOn() async throws {
         let fixture = try SimulatorFixture()
         defer { fixture.stop() }
@@ -60,16 +61,13 @@ import Testing
             if try runCommand(["qemu-img", "check", "-q", "-f", "qcow2", path]) != 0 { broken.append(file.path) }
             try? FileManager.default.removeItem(atPath: path)
         }
-        withKnownIssue("""
-            The backup hands Plakar a staged image without checking it: ImageReader \
-            (ScalewayConnector/Backup/ImageReader.swift) streams the object as is, and BackupRun never \
-            validates the QCOW2 header/tables (the restore side has QCOW2HeaderCheck, the backup none).
-            """) {
-            #expect(broken.isEmpty, "corrupted images passed on to Plakar as good: \(broken)")
-            if broken.isEmpty {
-                #expect(!outcome.errors.isEmpty, "the corruption was neither detected nor visible")
-            }
+        #expect(broken.isEmpty, "corrupted images passed on to Plakar as good: \(broken)")
+        if broken.isEmpty {
+            #expect(!outcome.errors.isEmpty, "the corruption was neither detected nor visible")
         }
+        // The damaged volume's read fails naming the corruption (StagedImageCheck).
+        #expect(outcome.errors.contains { $0.message.contains("is corrupt") && $0.message.contains("not passed on") },
+                "no error names the corrupt staged image: \(outcome.errors.map(\.message))")
         let after = try await fixture.inventory()
         #expect(after.changes(since: before).isEmpty, "\(after.changes(since: before))")
     }

@@ -68,7 +68,8 @@ struct ExportJob: Sendable {
     ///
     /// The key holds a 0-byte placeholder while exporting: the object is
     /// read only once the snapshot is `available` again AND the object has a
-    /// non-zero size.
+    /// non-zero size. The image's structure is then checked
+    /// (``StagedImageCheck``): a corrupt image fails this volume.
     /// - Returns: the image's size in bytes.
     func export(_ volume: PlannedVolume, snapshotID: String, key: String) async throws -> Int64 {
         try await waitAvailable(volume, snapshotID: snapshotID, timeout: timeouts.snapshot, what: "the snapshot")
@@ -102,6 +103,8 @@ struct ExportJob: Sendable {
             return facts.size
         }
         logger.info("exported \(volume.familyLabel): \(size) bytes at s3://\(bucket)/\(key)")
+        // A damaged export is refused here, before Plakar can read it.
+        try await StagedImageCheck(store: store, bucket: bucket, key: key, size: size, volume: volume).verify()
         notifier.progress(Progress(operation: "ready", path: volume.imagePath, done: size, total: size, unit: "bytes",
                                    message: "image of \(volume.familyLabel) ready (\(size) bytes)"))
         return size

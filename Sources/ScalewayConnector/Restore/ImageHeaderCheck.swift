@@ -18,6 +18,19 @@ public struct ImageHeaderFacts: Sendable, Equatable {
     public static func == (a: ImageHeaderFacts, b: ImageHeaderFacts) -> Bool {
         a.virtualSize == b.virtualSize && a.minimumLength == b.minimumLength
     }
+
+    /// Throws a ``PluginError`` of kind `invalid_input` unless the image of
+    /// `received` bytes is whole: the streamed tables' verdict when they
+    /// were followed, else ``minimumLength``.
+    func checkComplete(received: Int64, path: String) throws {
+        if var extentCheck {
+            try extentCheck.verdict(path: path)
+        } else if UInt64(received) < minimumLength {
+            throw PluginError(.invalidInput,
+                              "\(path) is not a usable QCOW2 image (truncated): its tables reference byte \(minimumLength - 1) but the file has only \(received) bytes",
+                              hint: "the image is incomplete (interrupted copy?); nothing was created")
+        }
+    }
 }
 
 /// Validates the first bytes of an image (at least ``prefixLength`` of

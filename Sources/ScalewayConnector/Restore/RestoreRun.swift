@@ -321,12 +321,7 @@ actor RestoreRun {
                 if file.declaredSize >= 0 && file.received != file.declaredSize {
                     throw PluginError(.invalidInput, "\(path) was cut short: received \(file.received) of \(file.declaredSize) bytes")
                 }
-                let required = max(facts.minimumLength, facts.extentCheck?.requiredLength ?? 0)
-                if UInt64(file.received) < required {
-                    throw PluginError(.invalidInput,
-                                      "\(path) is not a usable QCOW2 image (truncated): its tables reference byte \(required - 1) but the file has only \(file.received) bytes",
-                                      hint: "the image is incomplete (interrupted copy?); nothing was created")
-                }
+                try facts.checkComplete(received: file.received, path: path)
                 let parts = try await CloudFailure.attempt("upload \(path) to bucket \(config.bucket)",
                                                            permissionSet: PermissionSet.objectsWrite) {
                     try await stream.finish()

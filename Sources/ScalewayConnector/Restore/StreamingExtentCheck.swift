@@ -1,106 +1,57 @@
+import PluginProtocol
 import QCOW2
 
-/// Follows a QCOW2 image as it streams past (no seeking, no temp file) and
-/// works out the least file length its tables require, so an image cut
-/// short is refused at its end rather than after a long import.
+/// Follows a QCOW2 image as it streams into a restore (no seeking, no temp
+/// file) with the QCOW2 module's ``QCOW2StreamInspector``, so an image cut
+/// short or with damaged tables is refused at its end, before the upload is
+/// completed and imported.
 ///
-/// It captures the L1 table as it passes, learns the L2 tables' offsets
-/// from it, captures those as they pass, and keeps the end of the furthest
-/// data cluster they reference. Memory: the L1 table plus one L2 table at a
-/// time. Tables placed before the point where they become known (not done
-/// by qemu-img or Scaleway exports, which write L1 before L2 tables) are
-/// not followed; the import would still refuse such an image.
-struct StreamingExtentCheck: Sendable {
-    private let clusterSize: UInt64
-    private let clusterBits: UInt32
-    private let l1Range: Range<UInt64>
-    private var l1Bytes: [UInt8] = []
-    /// L2 tables still to capture, by offset (kept sorted).
-    private var pendingL2: [UInt64] = []
-    private var currentL2: (offset: UInt64, bytes: [UInt8])?
-    /// The least length the image needs, as known so far.
-    private(set) var requiredLength: UInt64
+/// The inspector decodes the L1, refcount and L2 tables as they pass and
+/// knows the least length they require. A damaged table does not stop the
+/// upload mid-file: its error is kept and reported by ``verdict(path:)``.
+/// Memory: one cluster plus a few bytes per L2 table.
+struct StreamingExtentCheck {
+    private var inspector: QCOW2StreamInspector
+    private var failure: QCOW2Error?
+    private var inspection: QCOW2StreamInspection?
 
-    init(header: QCOW2Header) {
-        clusterSize = header.clusterSize
-        clusterBits = header.clusterBits
-        l1Range = header.l1TableOffset..<(header.l1TableOffset + UInt64(header.l1Size) * 8)
-        requiredLength = max(l1Range.upperBound,
-                             header.refcountTableOffset + UInt64(header.refcountTableClusters) * header.clusterSize)
+    init() {
+        inspector = QCOW2StreamInspector()
     }
 
-    /// Feeds the bytes found at `offset` of the image.
+    /// Feeds the bytes found at `offset` of the image; the image must be fed
+    /// in order, from its first byte.
     mutating func consume(_ bytes: ArraySlice<UInt8>, at offset: UInt64) {
-        let end = offset + UInt64(bytes.count)
-        // The L1 table.
-        if offset < l1Range.upperBound && end > l1Range.lowerBound && UInt64(l1Bytes.count) < UInt64(l1Range.count) {
-            let from = max(offset, l1Range.lowerBound + UInt64(l1Bytes.count))
-            let to = min(end, l1Range.upperBound)
-            if from < to {
-                let start = bytes.startIndex + Int(from - offset)
-                l1Bytes += bytes[start..<(start + Int(to - from))]
-                if UInt64(l1Bytes.count) == UInt64(l1Range.count) { learnL2Tables(after: to) }
-            }
+        guard failure == nil else { return }
+        guard offset == inspector.bytesConsumed else {
+            failure = QCOW2Error(.invalidArgument, "bytes at \(offset) arrived while \(inspector.bytesConsumed) were expected")
+            return
         }
-        // L2 tables.
-        var position = offset
-        while position < end {
-            if currentL2 == nil {
-                guard let next = pendingL2.first, next < end else { return }
-                pendingL2.removeFirst()
-                if next + clusterSize <= position { continue }  // already passed: cannot follow
-                currentL2 = (next, [])
-                position = max(position, next)
-            }
-            guard var table = currentL2 else { return }
-            let from = max(position, table.offset + UInt64(table.bytes.count))
-            let to = min(end, table.offset + clusterSize)
-            if from < to {
-                let start = bytes.startIndex + Int(from - offset)
-                table.bytes += bytes[start..<(start + Int(to - from))]
-            }
-            position = to
-            if UInt64(table.bytes.count) == clusterSize {
-                scanL2(table.bytes)
-                currentL2 = nil
-            } else {
-                currentL2 = table
-            }
+        do {
+            try bytes.withUnsafeBytes { try inspector.consume($0) }
+        } catch let error as QCOW2Error {
+            failure = error
+        } catch {
+            failure = QCOW2Error(.corrupt, "\(error)")
         }
     }
 
-    private mutating func learnL2Tables(after position: UInt64) {
-        var offsets: [UInt64] = []
-        for i in stride(from: 0, to: l1Bytes.count, by: 8) {
-            let entry = Self.be64(l1Bytes, i) & 0x00FF_FFFF_FFFF_FE00
-            if entry != 0 {
-                requiredLength = max(requiredLength, entry + clusterSize)
-                offsets.append(entry)
+    /// Ends the stream: throws a ``PluginError`` of kind `invalid_input`
+    /// naming what is wrong (truncated, corrupt tables...) unless the image
+    /// is whole.
+    mutating func verdict(path: String) throws {
+        if failure == nil, inspection == nil {
+            do {
+                inspection = try inspector.finish()
+            } catch let error as QCOW2Error {
+                failure = error
             }
         }
-        pendingL2 = offsets.sorted()
-        l1Bytes = []
-    }
-
-    private mutating func scanL2(_ table: [UInt8]) {
-        let offsetBits = 62 - (UInt64(clusterBits) - 8)
-        for i in stride(from: 0, to: table.count, by: 8) {
-            let entry = Self.be64(table, i)
-            if entry & (1 << 62) != 0 {
-                // Compressed: only the start must exist (the sector count may overshoot the end).
-                let host = entry & ((1 << offsetBits) - 1)
-                if host != 0 { requiredLength = max(requiredLength, host + 1) }
-            } else {
-                // qemu may leave the last data cluster short: only its start must exist.
-                let host = entry & 0x00FF_FFFF_FFFF_FE00
-                if host != 0 { requiredLength = max(requiredLength, host + 1) }
-            }
-        }
-    }
-
-    private static func be64(_ bytes: [UInt8], _ at: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for k in 0..<8 { value = value << 8 | UInt64(bytes[at + k]) }
-        return value
+        guard let failure else { return }
+        let hint = failure.reason == .truncated
+            ? "the image is incomplete (interrupted copy?); nothing was created"
+            : "the image is damaged; nothing was created: check it with `qemu-img check` and restore from another snapshot"
+        throw PluginError(.invalidInput, "\(path) is not a usable QCOW2 image (\(failure.reason.rawValue)): \(failure.message)",
+                          hint: hint, cause: failure.description)
     }
 }
