@@ -11,7 +11,9 @@ import PluginProtocol
 /// A GET cut mid-body resumes from the last byte received (up to
 /// ``maxAttempts`` times per block).
 ///
-/// Optimisations of the data path, each measured on the benchmark:
+/// Optimisations of the data path (not measured apart from the rest of the
+/// data-path work; together, plugin CPU per GB read stayed at 1.8-1.9 s
+/// while the allocator settings cut peak RSS by about 15 MiB):
 /// - **No copy of the answer.** A block is held as 1 MiB pages
 ///   (``pageSize``, Plakar's read size), and a read of exactly one page
 ///   answers with that page's array itself, which the encoder base64-encodes
