@@ -101,6 +101,7 @@ final class MultipartStream: Sendable {
     func finish() async throws -> Int {
         try await flushPart()
         for task in await state.drainInFlight() { await state.record(try await task.value) }
+        await state.releaseSpareBuffers()  // the stream may outlive the upload
         let parts = await state.completedParts()
         try await store.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID,
                                                 parts: parts.map { (number: $0.0, etag: $0.1) })
@@ -185,6 +186,8 @@ private actor StreamState {
             spare.append(buffer)
         }
     }
+
+    func releaseSpareBuffers() { spare = [] }
 
     /// Adds a part upload; returns the oldest one to await when over `limit`.
     func addInFlight(_ task: Task<(Int, String), any Error>, limit: Int) -> Task<(Int, String), any Error>? {

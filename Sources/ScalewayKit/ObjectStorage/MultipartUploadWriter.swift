@@ -132,6 +132,7 @@ public actor MultipartUploadWriter {
             }
             if let last = buffer, !last.isEmpty { try await flushPart() }
             while !inFlight.isEmpty { try await collectOldest() }
+            spare = []  // unmap now: the writer may outlive the upload
             let etag = try await client.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID!,
                                                                 parts: completed, expectedSize: total)
             try await client.verifyLength(bucket: bucket, key: key, expected: total)
