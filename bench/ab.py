@@ -15,6 +15,17 @@ args = B.argparse.Namespace(bin=variants[0]["bin"], protocol_bench=None, size=1,
     scaling="1", scaling_runs=1, big=False, protocol_bytes=0, orchestration_durations="0.1", only="data", tls=False,
     sink="/dev/shm", work=tempfile.mkdtemp(prefix="perf-ab-"), results="/tmp/perf-ab-res")
 b = B.Bench(args)
+
+
+def fetched_ratio(log_path):
+    """Bytes the plugin fetched from the bucket over the image bytes (1.000: no block fetched twice)."""
+    for line in open(log_path):
+        if "plugin summary: " in line:
+            summary = json.loads(line.split("plugin summary: ", 1)[1])
+            return summary.get("bytes_read", 0) / max(1, summary.get("image_bytes", 1))
+    return float("nan")
+
+
 work = os.path.join(args.work, "d"); os.makedirs(work)
 seed = os.path.join(work, "seed.json"); json.dump(B.seed_for(1), open(seed, "w"))
 sim = B.Sim(b.bin, work, seed, "fast", False)
@@ -28,7 +39,8 @@ try:
             os.environ.clear(); os.environ.update(old)
             gb = r["bytes"] / 1e9
             print(v["name"], "read MB/s %.0f" % (r["bytes"] / r["read_s"] / 1e6), "plugin CPU s/GB %.2f" % (r["cpu"]["plugin_cpu_s"] / gb),
-                  "refhost %.2f" % (r["cpu"]["refhost_cpu_s"] / gb), "RSS %.1f" % r["peak_rss_mib"], flush=True)
+                  "refhost %.2f" % (r["cpu"]["refhost_cpu_s"] / gb), "RSS %.1f" % r["peak_rss_mib"],
+                  "fetched/image %.3f" % fetched_ratio(os.path.join(args.work, f"refhost-backup-{v['name']}{rnd}.log")), flush=True)
             old = dict(os.environ); os.environ.update(v.get("env", {}))
             import time as T
             t0 = T.monotonic()
