@@ -56,41 +56,12 @@ extension ScalewayAPI {
     }
 
     func importBlockSnapshot(_ r: APIRequest) throws -> HTTPResponse {
-        let body = try r.body()
-        let project = try store.read { s in try r.project(from: body, field: "project_id", in: s) }
-        let bucket = try checkBucket(body.string("bucket"), request: r, projectID: project, error: blockArgumentError)
-        guard let key = body.string("key"), !key.isEmpty else { throw blockArgumentError("key", "key is required") }
-        guard let object = objects.object(bucket: bucket.name, key: key) else {
-            throw blockArgumentError("key", "object \(key) does not exist in bucket \(bucket.name)")
-        }
-        let size = try importSize(object: object, requested: body.int64("size"), error: blockArgumentError)
-        let id = Identifier.make()
-        let fault = drawFault(r)
-        try store.mutate { s in
-            try checkQuota("snapshots", current: s.snapshots.values.filter { $0.projectID == project }.count,
-                           quota: s.quotas.snapshots)
-            let now = Date()
-            let op = PendingOperation(kind: .importImage, startedAt: now,
-                                      readyAt: now.addingTimeInterval(s.durations.blockImport), bucket: bucket.name,
-                                      key: key, finalState: "available", fault: fault?.action, faultOffset: fault?.afterBytes)
-            s.snapshots[id] = SnapshotRecord(
-                id: id, name: body.string("name") ?? "snp-\(id.prefix(8))", projectID: project, zone: r.zone,
-                family: .block, volumeType: .sbs5k, size: size, tags: body.strings("tags") ?? [], state: "creating",
-                baseVolume: nil, createdAt: now, modifiedAt: now, isPublic: false, pending: op)
-        }
-        runner.runSnapshotOperation(id)
+        let id = try beginSnapshotImport(r, try r.body(), as: .block)
         return json(200, renderBlockSnapshot(id))
     }
 
     func updateBlockSnapshot(_ r: APIRequest, _ id: String) throws -> HTTPResponse {
-        let body = try r.body()
-        try store.mutate { s in
-            var snap = try blockSnapshot(s, id, zone: r.zone)
-            if let name = body.string("name") { snap.name = name }
-            if let tags = body.strings("tags") { snap.tags = tags }
-            snap.modifiedAt = Date()
-            s.snapshots[id] = snap
-        }
+        try renameSnapshot(r, id) { s, id, zone in try blockSnapshot(s, id, zone: zone) }
         return json(200, renderBlockSnapshot(id))
     }
 

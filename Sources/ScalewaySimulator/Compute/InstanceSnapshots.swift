@@ -79,28 +79,7 @@ extension ScalewayAPI {
         guard volumeType == "l_ssd" else {
             throw instanceFieldError("volume_type", "imports through the Instance API create l_ssd snapshots")
         }
-        let project = try store.read { s in try r.project(from: body, field: "project", in: s) }
-        let bucket = try checkBucket(body.string("bucket"), request: r, projectID: project, error: instanceFieldError)
-        guard let key = body.string("key"), !key.isEmpty else { throw instanceFieldError("key", "key is required") }
-        guard let object = objects.object(bucket: bucket.name, key: key) else {
-            throw instanceFieldError("key", "object \(key) does not exist in bucket \(bucket.name)")
-        }
-        let size = try importSize(object: object, requested: body.int64("size"), error: instanceFieldError)
-        let id = Identifier.make()
-        let fault = drawFault(r)
-        try store.mutate { s in
-            try checkQuota("snapshots", current: s.snapshots.values.filter { $0.projectID == project }.count,
-                           quota: s.quotas.snapshots)
-            let now = Date()
-            let op = PendingOperation(kind: .importImage, startedAt: now,
-                                      readyAt: now.addingTimeInterval(s.durations.instanceImport), bucket: bucket.name,
-                                      key: key, finalState: "available", fault: fault?.action, faultOffset: fault?.afterBytes)
-            s.snapshots[id] = SnapshotRecord(
-                id: id, name: body.string("name") ?? "snp-\(id.prefix(8))", projectID: project, zone: r.zone,
-                family: .instance, volumeType: .lSSD, size: size, tags: body.strings("tags") ?? [],
-                state: "importing", baseVolume: nil, createdAt: now, modifiedAt: now, isPublic: false, pending: op)
-        }
-        runner.runSnapshotOperation(id)
+        let id = try beginSnapshotImport(r, body, as: .instance)
         return json(201, ["snapshot": renderInstanceSnapshot(id),
                           "task": InstanceRenderer.task(hrefFrom: "/snapshots", hrefResult: "snapshots/\(id)", zone: r.zone)])
     }
@@ -133,14 +112,7 @@ extension ScalewayAPI {
     }
 
     func updateInstanceSnapshot(_ r: APIRequest, _ id: String) throws -> HTTPResponse {
-        let body = try r.body()
-        try store.mutate { s in
-            var snap = try instanceSnapshot(s, id, zone: r.zone)
-            if let name = body.string("name") { snap.name = name }
-            if let tags = body.strings("tags") { snap.tags = tags }
-            snap.modifiedAt = Date()
-            s.snapshots[id] = snap
-        }
+        try renameSnapshot(r, id) { s, id, zone in try instanceSnapshot(s, id, zone: zone) }
         return json(200, ["snapshot": renderInstanceSnapshot(id)])
     }
 
