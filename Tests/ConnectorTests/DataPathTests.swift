@@ -1,4 +1,5 @@
 import PluginProtocol
+import Synchronization
 import XCTest
 @testable import ScalewayConnector
 
@@ -64,6 +65,49 @@ final class DataPathTests: XCTestCase {
         let chunk = try await reader.read(offset: 0, length: size)
         XCTAssertEqual(chunk.bytes, image)
         await reader.cancelAll()
+    }
+
+    /// A store that keeps a copy of each part and lets go of the buffer, as
+    /// the real one does once the request is sent.
+    final class CopyingStore: ObjectStore, @unchecked Sendable {
+        let parts = Mutex<[Int: [UInt8]]>([:])
+        func bucketRegion(_ bucket: String) async throws -> String { "fr-par" }
+        func headObject(bucket: String, key: String) async throws -> ObjectFacts? { nil }
+        func getObject(bucket: String, key: String, offset: Int64, length: Int64,
+                       sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) async throws {}
+        func listObjects(bucket: String, prefix: String) async throws -> [ObjectFacts] { [] }
+        func deleteObject(bucket: String, key: String) async throws {}
+        func createMultipartUpload(bucket: String, key: String, contentType: String) async throws -> String { "u" }
+        func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, bytes: [UInt8]) async throws -> String {
+            let copy = bytes.withUnsafeBufferPointer { [UInt8]($0) }
+            parts.withLock { $0[partNumber] = copy }
+            return "etag-\(partNumber)"
+        }
+        func completeMultipartUpload(bucket: String, key: String, uploadID: String, parts: [(number: Int, etag: String)]) async throws {}
+        func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws {}
+        func putObject(bucket: String, key: String, bytes: [UInt8], contentType: String) async throws {}
+        func listMultipartUploads(bucket: String, prefix: String) async throws -> [(key: String, uploadID: String)] { [] }
+    }
+
+    func testMultipartStreamRefillsTheBuffersOfUploadedParts() async throws {
+        let store = CopyingStore()
+        // 8 MiB parts: 3 buffer slots, so the 3rd part's flush waits for the
+        // 1st upload, whose buffer the 4th part then refills (deterministic).
+        let part = 8 << 20
+        let image = Self.pattern(4 * part + 5, seed: 5)
+        let stream = MultipartStream(store: store, bucket: "b", key: "k", uploadID: "u", partSize: part)
+        var offset = 0
+        while offset < image.count {
+            let end = min(image.count, offset + (1 << 20))
+            try await stream.append(Array(image[offset..<end]))
+            offset = end
+        }
+        let partCount = try await stream.finish()
+        XCTAssertEqual(partCount, 5)
+        let stored = store.parts.withLock { parts in (1...5).flatMap { parts[$0] ?? [] } }
+        XCTAssertEqual(stored, image, "reused buffers must not leak one part's bytes into another")
+        let reused = await stream.reusedBuffers
+        XCTAssertGreaterThan(reused, 0, "5 parts through 3 buffers: uploaded parts' buffers are refilled")
     }
 
     func testPartBuffersStayWithinTheBudgetWhateverThePartSize() {

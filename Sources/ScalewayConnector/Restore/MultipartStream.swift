@@ -31,6 +31,9 @@ final class MultipartStream: Sendable {
         max(2, partMemoryBudget / max(1, partSize))
     }
 
+    /// Parts that were filled into the buffer of an earlier, uploaded part.
+    var reusedBuffers: Int { get async { await state.reusedBuffers } }
+
     /// Part uploads in flight at once: every buffer but the one filling.
     var maxInFlight: Int { Self.bufferSlots(forPartSize: partSize) - 1 }
 
@@ -103,6 +106,8 @@ final class MultipartStream: Sendable {
         for task in await state.drainInFlight() { await state.record(try await task.value) }
         await state.releaseSpareBuffers()  // the stream may outlive the upload
         let parts = await state.completedParts()
+        let reused = await state.reusedBuffers
+        Logger(label: "restore").debug("s3://\(bucket)/\(key): \(parts.count) parts of \(partSize) bytes, \(reused) part buffers reused")
         try await store.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID,
                                                 parts: parts.map { (number: $0.0, etag: $0.1) })
         return parts.count
@@ -149,6 +154,7 @@ private actor StreamState {
     private var nextPart = 1
     private var inFlight: [Task<(Int, String), any Error>] = []
     private var done: [(Int, String)] = []
+    private(set) var reusedBuffers = 0
 
     init(partSize: Int) {
         self.partSize = partSize
@@ -161,8 +167,12 @@ private actor StreamState {
         // growing by doubling would copy each part about once more and
         // briefly hold the old and the new storage.
         if pending.capacity < partSize {
-            pending = spare.popLast() ?? []
-            pending.reserveCapacity(partSize)
+            if let reused = spare.popLast() {
+                pending = reused
+                reusedBuffers += 1
+            } else {
+                pending.reserveCapacity(partSize)
+            }
         }
         pending.append(contentsOf: bytes)
     }
@@ -181,7 +191,10 @@ private actor StreamState {
         // Keeps the storage when this is the last reference; if the store
         // still holds one, this allocates a fresh empty buffer instead,
         // which is no worse than not recycling.
+        let before = buffer.withUnsafeBufferPointer { $0.baseAddress }
         buffer.removeAll(keepingCapacity: true)
+        let kept = before != nil && buffer.withUnsafeBufferPointer { $0.baseAddress } == before
+        guard kept else { return }  // a fresh allocation: not worth keeping
         if buffer.capacity >= partSize && spare.count < MultipartStream.bufferSlots(forPartSize: partSize) {
             spare.append(buffer)
         }
