@@ -6,6 +6,7 @@ do not. Usage:
   bench/ab.py '[{"name":"old","bin":"/tmp/old-release"},{"name":"new","bin":".build/release",
                "env":{"MALLOC_MMAP_THRESHOLD_":"262144"}}]' [ROUNDS]
 Each bin directory holds plakar-scaleway, refhost and scw-sim (the first variant's scw-sim serves all).
+A variant may add "refhost_args" (a list) and "env" (a dict, seen by refhost and the plugin).
 """
 import sys, os, tempfile, json
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +35,7 @@ try:
         for v in variants:
             os.environ.pop("MALLOC_MMAP_THRESHOLD_", None); os.environ.pop("MALLOC_ARENA_MAX", None)
             b.bin = v["bin"]
+            args.refhost_args = v.get("refhost_args", [])  # e.g. ["--plugin-arg=--log-level", "--plugin-arg=debug"]
             old = dict(os.environ); os.environ.update(v.get("env", {}))
             r = b.backup(sim, f"{v['name']}{rnd}", 4)
             os.environ.clear(); os.environ.update(old)
@@ -47,6 +49,9 @@ try:
             rr, wrss = b.restore(sim, f"{v['name']}{rnd}", r["out"] if "out" in r else os.path.join(b.sink_root, f"backup-{v['name']}{rnd}"))
             wall = T.monotonic() - t0
             os.environ.clear(); os.environ.update(old)
+            for line in open(os.path.join(args.work, f"refhost-restore-{v['name']}{rnd}.log")):
+                if "part buffers reused" in line:
+                    print(v["name"], line.strip()[-120:], flush=True)
             wcpu = b.plugin_cpu(os.path.join(b.sink_root, f"rss-restore-{v['name']}{rnd}"))
             print(v["name"], "restore wall %.1f s" % wall, "plugin CPU s/GB %.2f" % (wcpu / gb), "write RSS %.1f" % wrss, flush=True)
             import shutil; shutil.rmtree(os.path.join(b.sink_root, f"backup-{v['name']}{rnd}"), ignore_errors=True)
