@@ -7,6 +7,8 @@ import ScalewayConnector
 // stdout is the protocol channel: a closed pipe must surface as EPIPE.
 JSONRPCConnection.ignoreSIGPIPE()
 
+MallocTuning.apply()
+
 let options: CommandLineOptions
 do {
     options = try CommandLineOptions.parse(Array(CommandLine.arguments.dropFirst()))

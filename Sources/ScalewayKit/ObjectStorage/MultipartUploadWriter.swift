@@ -18,9 +18,14 @@ import Logging
 ///
 /// - Bytes accumulate into the current part; a full part is uploaded in the
 ///   background (Content-MD5, retried on failure) while the next one fills.
-///   At most ``ObjectStorageOptions/uploadConcurrency`` parts are in flight:
-///   ``append(_:)`` waits for a slot, so memory stays at about
-///   (uploadConcurrency + 1) parts.
+///   At most ``ObjectStorageOptions/uploadConcurrency`` parts are in flight,
+///   and fewer when parts are large: the part buffers (in flight + filling)
+///   stay within ``partMemoryBudget`` whenever two parts fit in it, so
+///   memory does not grow with the object (the 17 MiB parts of a 16 GiB
+///   object get 1 in flight, 8 MiB parts 3). ``append(_:)`` waits for a slot.
+/// - Part buffers are reused: an uploaded part's mapping is refilled by a
+///   later part instead of being unmapped and a new one mapped and faulted
+///   in page by page.
 /// - An object smaller than one part goes as a single PUT; the multipart
 ///   upload is only created when the first part fills.
 /// - Any failure aborts the upload (nothing stays billed) and is rethrown by
@@ -41,7 +46,9 @@ public actor MultipartUploadWriter {
     private var currentPartSize: Int64
     private var uploadID: String?
     private var nextPartNumber = 1
-    private var inFlight: [(number: Int, task: Task<CompletedPart, any Error>)] = []
+    private var inFlight: [(number: Int, buffer: PartBuffer, task: Task<CompletedPart, any Error>)] = []
+    /// Buffers of uploaded parts, ready to be refilled.
+    private var spare: [PartBuffer] = []
     private var completed: [CompletedPart] = []
     private var failure: (any Error)?
     private var total: Int64 = 0
@@ -61,6 +68,17 @@ public actor MultipartUploadWriter {
             let client = client, bucket = bucket, key = key
             Task.detached { try? await client.abortMultipartUpload(bucket: bucket, key: key, uploadID: uploadID) }
         }
+    }
+
+    /// Bytes of part buffers a writer aims to hold at once (uploading and
+    /// filling): 32 MiB, i.e. the default 3 uploads of 8 MiB plus the part
+    /// filling. Never fewer than one part uploading while one fills.
+    public static let partMemoryBudget: Int64 = 32 << 20
+
+    /// Parts in flight for parts of `partSize` bytes: as many as the budget
+    /// holds besides the filling one, within `concurrency`, at least 1.
+    static func inFlightLimit(partSize: Int64, concurrency: Int) -> Int {
+        max(1, min(concurrency, Int(partMemoryBudget / max(1, partSize)) - 1))
     }
 
     /// Bytes accepted so far.
@@ -86,7 +104,7 @@ public actor MultipartUploadWriter {
         defer { busy = false }
         var offset = bytes.startIndex
         while offset < bytes.endIndex {
-            let part = buffer ?? PartBuffer(capacity: Int(currentPartSize))
+            let part = buffer ?? takeBuffer(capacity: Int(currentPartSize))
             buffer = part
             let taken = bytes[offset...].withUnsafeBytes { part.append($0) }
             offset += taken
@@ -114,6 +132,7 @@ public actor MultipartUploadWriter {
             }
             if let last = buffer, !last.isEmpty { try await flushPart() }
             while !inFlight.isEmpty { try await collectOldest() }
+            spare = []  // unmap now: the writer may outlive the upload
             let etag = try await client.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID!,
                                                                 parts: completed, expectedSize: total)
             try await client.verifyLength(bucket: bucket, key: key, expected: total)
@@ -133,6 +152,7 @@ public actor MultipartUploadWriter {
         for part in inFlight { _ = try? await part.task.value }
         inFlight = []
         buffer = nil
+        spare = []
         if let uploadID {
             await client.abortQuietly(bucket: bucket, key: key, uploadID: uploadID,
                                       because: failure ?? ObjectStorageIntegrityError("the writer was aborted"))
@@ -157,7 +177,8 @@ public actor MultipartUploadWriter {
             if uploadID == nil {
                 uploadID = try await client.createMultipartUpload(bucket: bucket, key: key, contentType: contentType)
             }
-            while inFlight.count >= client.options.uploadConcurrency { try await collectOldest() }
+            let limit = Self.inFlightLimit(partSize: currentPartSize, concurrency: client.options.uploadConcurrency)
+            while inFlight.count >= limit { try await collectOldest() }
             let number = nextPartNumber
             guard number <= PartSizePolicy.maximumPartCount else {
                 throw ObjectStorageIntegrityError("\(bucket)/\(key) needs more than \(PartSizePolicy.maximumPartCount) parts: "
@@ -168,7 +189,7 @@ public actor MultipartUploadWriter {
             currentPartSize = Self.partSize(policy: client.options.partSize, expectedSize: expectedSize, partNumber: nextPartNumber)
             buffer = nil
             let client = client, bucket = bucket, key = key, uploadID = uploadID!
-            inFlight.append((number, Task {
+            inFlight.append((number, part, Task {
                 try await client.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: number,
                                             body: part.body, contentMD5: part.md5())
             }))
@@ -180,6 +201,20 @@ public actor MultipartUploadWriter {
     private func collectOldest() async throws {
         let oldest = inFlight.removeFirst()
         completed.append(try await oldest.task.value)
+        // The upload has finished reading the buffer: keep it for a later
+        // part (at most as many as can be in flight, plus the filling one).
+        if spare.count <= client.options.uploadConcurrency { spare.append(oldest.buffer) }
+    }
+
+    /// An empty part buffer of `capacity` bytes, reused when one is spare.
+    private func takeBuffer(capacity: Int) -> PartBuffer {
+        while let reused = spare.popLast() {
+            if reused.capacity == max(1, capacity) {
+                reused.reset()
+                return reused
+            }
+        }
+        return PartBuffer(capacity: capacity)
     }
 
     private func fail(_ error: any Error) async throws -> Never {

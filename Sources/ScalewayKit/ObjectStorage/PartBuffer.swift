@@ -10,7 +10,8 @@ import Foundation
 /// moment the part is uploaded, so memory stays at the parts in flight.
 ///
 /// `@unchecked Sendable` invariant: the writer fills the buffer, then hands
-/// it over and never writes again; afterwards it is only read.
+/// it to one upload task, which only reads it. The writer writes to it again
+/// (``reset()``, then ``append(_:)``) only after that task has finished.
 final class PartBuffer: @unchecked Sendable {
     let capacity: Int
     private(set) var count = 0
@@ -24,6 +25,10 @@ final class PartBuffer: @unchecked Sendable {
     }
 
     deinit { munmap(base, capacity) }
+
+    /// Empties the buffer for reuse by another part. The pages stay
+    /// mapped and resident, so refilling costs no page faults.
+    func reset() { count = 0 }
 
     var isFull: Bool { count == capacity }
     var isEmpty: Bool { count == 0 }

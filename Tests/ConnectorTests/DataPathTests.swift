@@ -1,0 +1,144 @@
+import PluginProtocol
+import Synchronization
+import XCTest
+@testable import ScalewayConnector
+
+/// The data path's buffers: ImageReader's page answers and MultipartStream's
+/// part budget and buffer reuse give back exactly the bytes put in.
+final class DataPathTests: XCTestCase {
+    static func pattern(_ count: Int, seed: UInt32) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var state = seed | 1
+            for i in 0..<count {
+                state ^= state << 13; state ^= state >> 17; state ^= state << 5
+                buffer[i] = UInt8(truncatingIfNeeded: state)
+            }
+            initialized = count
+        }
+    }
+
+    func testImageReaderAnswersEveryShapeOfReadWithTheRightBytes() async throws {
+        let cloud = FakeCloud()
+        let mib = 1 << 20
+        // Two whole blocks, then a block of 1.5 pages and a few bytes.
+        let size = 2 * Int(ImageReader.blockSize) + mib + mib / 2 + 123
+        let image = Self.pattern(size, seed: 7)
+        cloud.state.withLock { $0.objects["img"] = image }
+        let reader = ImageReader(store: cloud, bucket: cloud.bucket, key: "img", size: Int64(size), displayPath: "/img")
+
+        // Plakar's shape: aligned 1 MiB reads (page answers), the last one short.
+        var whole: [UInt8] = []
+        var offset = 0
+        while true {
+            let chunk = try await reader.read(offset: Int64(offset), length: mib)
+            whole += chunk.bytes
+            offset += chunk.bytes.count
+            XCTAssertEqual(chunk.eof, offset == size)
+            if chunk.eof { break }
+        }
+        XCTAssertEqual(whole, image)
+
+        // Unaligned, across a page and a block boundary, longer than a page, the tail.
+        let block = Int(ImageReader.blockSize)
+        for (start, length) in [(block - 100, mib), (mib - 1, 2), (block - mib / 2, 3 * mib), (size - 10, 100),
+                                (size - mib / 2 - 123, mib), (0, 5 * mib + 7), (2 * block, mib / 2)] {
+            let chunk = try await reader.read(offset: Int64(start), length: length)
+            let end = min(size, start + length)
+            XCTAssertEqual(chunk.bytes, Array(image[start..<end]), "read at \(start), length \(length)")
+            XCTAssertEqual(chunk.eof, end == size, "eof of the read at \(start), length \(length)")
+        }
+        let past = try await reader.read(offset: Int64(size), length: mib)
+        XCTAssertTrue(past.bytes.isEmpty && past.eof)
+        await reader.cancelAll()
+    }
+
+    func testImageReaderResumesACutBlockIntoItsPages() async throws {
+        let cloud = FakeCloud()
+        let size = Int(ImageReader.blockSize) + 4096
+        let image = Self.pattern(size, seed: 3)
+        cloud.state.withLock {
+            $0.objects["img"] = image
+            $0.cutReadsAfter = (1 << 20) + 17  // mid-page
+            $0.cutsLeft = 2
+        }
+        let reader = ImageReader(store: cloud, bucket: cloud.bucket, key: "img", size: Int64(size), displayPath: "/img")
+        let chunk = try await reader.read(offset: 0, length: size)
+        XCTAssertEqual(chunk.bytes, image)
+        await reader.cancelAll()
+    }
+
+    /// A store that keeps a copy of each part and lets go of the buffer, as
+    /// the real one does once the request is sent.
+    final class CopyingStore: ObjectStore, @unchecked Sendable {
+        let parts = Mutex<[Int: [UInt8]]>([:])
+        func bucketRegion(_ bucket: String) async throws -> String { "fr-par" }
+        func headObject(bucket: String, key: String) async throws -> ObjectFacts? { nil }
+        func getObject(bucket: String, key: String, offset: Int64, length: Int64,
+                       sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) async throws {}
+        func listObjects(bucket: String, prefix: String) async throws -> [ObjectFacts] { [] }
+        func deleteObject(bucket: String, key: String) async throws {}
+        func createMultipartUpload(bucket: String, key: String, contentType: String) async throws -> String { "u" }
+        func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, bytes: [UInt8]) async throws -> String {
+            let copy = bytes.withUnsafeBufferPointer { [UInt8]($0) }
+            parts.withLock { $0[partNumber] = copy }
+            return "etag-\(partNumber)"
+        }
+        func completeMultipartUpload(bucket: String, key: String, uploadID: String, parts: [(number: Int, etag: String)]) async throws {}
+        func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws {}
+        func putObject(bucket: String, key: String, bytes: [UInt8], contentType: String) async throws {}
+        func listMultipartUploads(bucket: String, prefix: String) async throws -> [(key: String, uploadID: String)] { [] }
+    }
+
+    func testMultipartStreamRefillsTheBuffersOfUploadedParts() async throws {
+        let store = CopyingStore()
+        // 8 MiB parts: 3 buffer slots, so the 3rd part's flush waits for the
+        // 1st upload, whose buffer the 4th part then refills (deterministic).
+        let part = 8 << 20
+        let image = Self.pattern(4 * part + 5, seed: 5)
+        let stream = MultipartStream(store: store, bucket: "b", key: "k", uploadID: "u", partSize: part)
+        var offset = 0
+        while offset < image.count {
+            let end = min(image.count, offset + (1 << 20))
+            try await stream.append(Array(image[offset..<end]))
+            offset = end
+        }
+        let partCount = try await stream.finish()
+        XCTAssertEqual(partCount, 5)
+        let stored = store.parts.withLock { parts in (1...5).flatMap { parts[$0] ?? [] } }
+        XCTAssertEqual(stored, image, "reused buffers must not leak one part's bytes into another")
+        let reused = await stream.reusedBuffers
+        XCTAssertGreaterThan(reused, 0, "5 parts through 3 buffers: uploaded parts' buffers are refilled")
+    }
+
+    func testPartBuffersStayWithinTheBudgetWhateverThePartSize() {
+        let mib = 1 << 20
+        for image: Int64 in [1 << 30, 4 << 30, 16 << 30, 64 << 30, -1] {
+            let part = MultipartStream.partSize(forObjectSize: image)
+            let slots = MultipartStream.bufferSlots(forPartSize: part)
+            XCTAssertGreaterThanOrEqual(slots, 2, "one part fills while one uploads")
+            XCTAssertLessThanOrEqual(slots * part, max(MultipartStream.partMemoryBudget, 2 * part), "image of \(image) bytes")
+        }
+        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 8 * mib), 3, "8 MiB parts: 2 uploads in flight")
+        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 17 * mib), 2, "the 17 MiB parts of a 16 GiB image")
+    }
+
+    func testMultipartStreamUploadsTheBytesInOrder() async throws {
+        let cloud = FakeCloud()
+        let part = 256 << 10  // small parts keep the test fast; the logic is size-independent
+        let total = 5 * part + 12345
+        let image = Self.pattern(total, seed: 11)
+        let uploadID = try await cloud.createMultipartUpload(bucket: cloud.bucket, key: "up", contentType: "application/octet-stream")
+        let stream = MultipartStream(store: cloud, bucket: cloud.bucket, key: "up", uploadID: uploadID, partSize: part)
+        var offset = 0
+        var step = 100_000
+        while offset < total {
+            let end = min(total, offset + step)
+            try await stream.append(Array(image[offset..<end]))
+            offset = end
+            step = step == 100_000 ? 70_001 : 100_000  // appends that straddle part boundaries
+        }
+        let parts = try await stream.finish()
+        XCTAssertEqual(parts, 6)
+        XCTAssertEqual(cloud.object("up"), image)
+    }
+}
