@@ -8,18 +8,39 @@ public struct IncomingRequest: Sendable {
     /// The whole line, kept so detached strings can be read without a copy.
     let line: [UInt8]
     let detached: [DetachedString]
+    /// The response room this request holds; `nil` for in-memory requests.
+    let reservation: ResponseReservation?
 
-    init(id: RequestID, method: String, params: JSONValue?, line: [UInt8], detached: [DetachedString]) {
+    init(id: RequestID, method: String, params: JSONValue?, line: [UInt8], detached: [DetachedString],
+         reservation: ResponseReservation? = nil) {
         self.id = id
         self.method = method
         self.params = Params(params)
         self.line = line
         self.detached = detached
+        self.reservation = reservation
     }
 
     /// A request built in memory (tests, in-process callers).
     public init(id: RequestID, method: String, params: JSONValue?) {
         self.init(id: id, method: method, params: params, line: [], detached: [])
+    }
+
+    /// Waits until the connection has room for a response of about
+    /// `byteCount` bytes, and holds that room until the response is written.
+    ///
+    /// Call it before producing a large result (a `read`'s data). When the
+    /// host does not drain the output, the connection's response budget
+    /// (``JSONRPCConnection/Configuration/maxHeldResponseBytes``) is spent and
+    /// this waits, so memory stays bounded however many such requests are in
+    /// flight. Calling it again with a larger count waits for the difference;
+    /// a response that turns out larger than reserved waits for the rest
+    /// before it is queued. For a request built in memory it returns at once.
+    ///
+    /// - Parameter byteCount: the expected size of the response line.
+    /// - Throws: `CancellationError` when the request is cancelled while waiting.
+    public func reserveResponseBytes(_ byteCount: Int) async throws {
+        try await reservation?.reserve(atLeast: byteCount)
     }
 
     /// Size of the request line in bytes.

@@ -53,6 +53,16 @@ public final class JSONRPCConnection: Sendable {
         public var cancellationGrace: Duration = .seconds(10)
         /// Bytes of admitted, unanswered requests before the reader pauses.
         public var maxInFlightBytes: Int = 256 << 20
+        /// Bytes of responses being produced or waiting to be written before
+        /// handlers that reserve room (``IncomingRequest/reserveResponseBytes(_:)``)
+        /// wait (default 64 MiB: two 16 MiB `read`s in base64 and a spare).
+        /// Large responses that reserved nothing wait here too before they are
+        /// queued. A host that does not drain the output therefore holds at
+        /// most this much (or one response larger than it) in the plugin.
+        public var maxHeldResponseBytes: Int = 64 << 20
+        /// Responses up to this size that reserved nothing are queued
+        /// without waiting for the response budget (errors, small results).
+        public var unbudgetedResponseSize: Int = 64 << 10
         /// Bytes asked of each `read(2)` on the input (tests use tiny values
         /// to split lines at every position).
         public var readChunkSize: Int = 1 << 20
@@ -89,6 +99,7 @@ public final class JSONRPCConnection: Sendable {
     private let reader: LineReader
     private let methods: MethodTable
     private let budget: ByteBudget
+    private let responseBudget: ResponseBudget
     private let state = Mutex(State())
     private let logger = Logger(label: "rpc")
 
@@ -103,6 +114,7 @@ public final class JSONRPCConnection: Sendable {
         self.reader = LineReader(fd: input, maxLineLength: configuration.maxMessageSize, chunkSize: configuration.readChunkSize)
         self.output = OutputChannel(fd: output)
         self.budget = ByteBudget(limit: configuration.maxInFlightBytes)
+        self.responseBudget = ResponseBudget(limit: configuration.maxHeldResponseBytes)
         self.output.setOnClosed { [weak self] in self?.beginShutdown(.outputClosed) }
     }
 
@@ -135,6 +147,10 @@ public final class JSONRPCConnection: Sendable {
             reader.start { [self] event in self.handle(event) }
         }
     }
+
+    /// Ends the output's writer thread (it writes what is queued first), so
+    /// a connection dropped without ``OutputChannel/close()`` still releases it.
+    deinit { output.finish() }
 
     /// Sends a notification to the host (never waits).
     public func notify(_ method: String, _ params: JSONValue) {
@@ -258,7 +274,9 @@ public final class JSONRPCConnection: Sendable {
                 data: ["method": .string(method)]))
             return
         }
-        dispatch(IncomingRequest(id: id, method: method, params: params, line: line, detached: parsed.detached), entry)
+        let reservation = ResponseReservation(budget: responseBudget, id: id, logger: logger)
+        dispatch(IncomingRequest(id: id, method: method, params: params, line: line, detached: parsed.detached,
+                                 reservation: reservation), entry)
     }
 
     private func handleNotification(_ method: String, _ params: JSONValue?) {
@@ -333,7 +351,7 @@ public final class JSONRPCConnection: Sendable {
 
     private func execute(_ request: IncomingRequest, _ handler: MethodTable.Handler, after dependencies: [Completion]) async {
         for dependency in dependencies where !Task.isCancelled { await dependency.wait() }
-        let line: [UInt8]
+        var line: [UInt8]
         if Task.isCancelled {
             line = MessageLine.error(id: request.id, configuration.cancelledError)
         } else {
@@ -350,8 +368,20 @@ public final class JSONRPCConnection: Sendable {
                 line = MessageLine.error(id: request.id, mapped)
             }
         }
+        if let reservation = request.reservation {
+            // A large response that reserved less than it needs waits for the
+            // rest before it is queued; one cancelled meanwhile is dropped.
+            if line.count > max(reservation.heldBytes, configuration.unbudgetedResponseSize) {
+                do {
+                    try await reservation.reserve(atLeast: line.count)
+                } catch {
+                    line = MessageLine.error(id: request.id, configuration.cancelledError)
+                }
+            }
+        }
         logFrame("<-", line)
         await output.send(line)
+        request.reservation?.releaseAll()
     }
 
     private func map(_ error: any Error) -> ResponseError {

@@ -13,9 +13,16 @@ import Foundation
 /// and later, and calls `onClosed` once so the connection shuts down
 /// cleanly. SIGPIPE must be ignored by the process (see
 /// ``JSONRPCConnection/ignoreSIGPIPE()``) for EPIPE to be seen.
+///
+/// Lifecycle: the writer thread runs until ``finish()`` (or ``close()``,
+/// which also waits for the thread to end); lines sent after that are
+/// dropped. The thread holds the channel while it runs and the channel never
+/// holds the thread, so both are released once it ends.
+/// ``JSONRPCConnection`` finishes its channel when it is deinitialised.
 public final class OutputChannel: @unchecked Sendable {
-    // Invariant: `queue`, `closed` and `onClosed` are only touched with
-    // `condition` locked; `fd` is immutable.
+    // Invariant: `queue`, `head`, `closed`, `stopping`, `ended`,
+    // `endWaiters` and `onClosed` are only touched with `condition` locked;
+    // `fd` is immutable.
     private struct Item {
         var bytes: [UInt8]
         var done: CheckedContinuation<Bool, Never>?
@@ -27,8 +34,12 @@ public final class OutputChannel: @unchecked Sendable {
     private var queue: [Item] = []
     private var head = 0
     private var closed = false
+    /// ``finish()`` was called: no line is accepted any more.
+    private var stopping = false
+    /// The writer thread has left its loop.
+    private var ended = false
+    private var endWaiters: [CheckedContinuation<Void, Never>] = []
     private var onClosed: (@Sendable () -> Void)?
-    private var thread: Thread?
 
     /// - Parameters:
     ///   - fd: the descriptor to write (1 for stdout).
@@ -38,10 +49,13 @@ public final class OutputChannel: @unchecked Sendable {
         self.fd = fd
         self.onClosed = onClosed
         enlargePipe(fd)
-        // The thread holds the channel for the life of the process.
-        let thread = Thread { [self] in self.writeLoop() }
+        // The thread holds the channel until finish() ends its loop; the
+        // channel keeps no reference to the thread, so nothing cycles.
+        let thread = Thread { [self] in
+            self.writeLoop()
+            self.didEnd()
+        }
         thread.name = "jsonrpc-output"
-        self.thread = thread
         thread.start()
     }
 
@@ -55,7 +69,7 @@ public final class OutputChannel: @unchecked Sendable {
     /// Queues one whole line (ending in `\n`) without waiting.
     public func enqueue(_ line: [UInt8]) {
         condition.lock()
-        if !closed {
+        if !closed && !stopping {
             queue.append(Item(bytes: line, done: nil))
             condition.signal()
         }
@@ -68,7 +82,7 @@ public final class OutputChannel: @unchecked Sendable {
     public func send(_ line: [UInt8]) async -> Bool {
         await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
             condition.lock()
-            if closed {
+            if closed || stopping {
                 condition.unlock()
                 done.resume(returning: false)
                 return
@@ -83,12 +97,32 @@ public final class OutputChannel: @unchecked Sendable {
     public func flush() async { await send([]) }
 
     /// Writes what is queued, then ends the writer thread; later lines are
-    /// dropped. (A process simply exits; in-process users call this.)
+    /// dropped. Returns at once (idempotent); ``close()`` also waits.
     public func finish() {
         condition.lock()
-        queue.append(Item(bytes: [], done: nil, stop: true))
-        condition.signal()
+        if !stopping {
+            stopping = true
+            queue.append(Item(bytes: [], done: nil, stop: true))
+            condition.signal()
+        }
         condition.unlock()
+    }
+
+    /// Writes what is queued, ends the writer thread and waits until it has
+    /// left its loop. Later lines are dropped. If the reader of `fd` never
+    /// drains it, this waits until that reader goes away (EPIPE).
+    public func close() async {
+        finish()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            condition.lock()
+            if ended {
+                condition.unlock()
+                done.resume()
+                return
+            }
+            endWaiters.append(done)
+            condition.unlock()
+        }
     }
 
     /// Whether the output has been found closed.
@@ -120,6 +154,15 @@ public final class OutputChannel: @unchecked Sendable {
         }
     }
 
+    private func didEnd() {
+        condition.lock()
+        ended = true
+        let waiters = endWaiters
+        endWaiters = []
+        condition.unlock()
+        for waiter in waiters { waiter.resume() }
+    }
+
     private func writeAll(_ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { raw -> Bool in
             var offset = 0
@@ -139,8 +182,11 @@ public final class OutputChannel: @unchecked Sendable {
         condition.lock()
         closed = true
         let pending = queue[head...].compactMap(\.done)
+        let stopQueued = queue[head...].contains { $0.stop }
         queue.removeAll()
         head = 0
+        // Keep a pending finish() so the writer thread still ends.
+        if stopQueued { queue.append(Item(bytes: [], done: nil, stop: true)) }
         let handler = onClosed
         onClosed = nil
         condition.unlock()

@@ -28,7 +28,7 @@ public struct Params: Sendable {
         guard let value else { return }
         guard case .object = value else {
             throw ResponseError(.invalidParams, "invalid params: expected an object with named members, got \(value.typeName)",
-                                data: ["field": "params", "expected": "object"])
+                                data: ["kind": .string(ResponseError.invalidParamsKind), "field": "params", "expected": "object"])
         }
     }
 

@@ -25,16 +25,23 @@ public struct ResponseError: Error, Sendable, Equatable, CustomStringConvertible
         return .object(members)
     }
 
+    /// The `data.kind` of every -32602 the engine raises, so hosts can
+    /// switch on `kind` for every error, as they do for plugin errors.
+    public static let invalidParamsKind = "invalid_params"
+
     /// -32602 naming the field and the expected type, e.g.
-    /// `invalid params: "offset" must be a non-negative integer, got string`.
+    /// `invalid params: "offset" must be a non-negative integer, got string`;
+    /// `data` = `{kind: "invalid_params", field, expected}`.
     public static func invalidParams(field: String, expected: String, got: JSONValue?) -> ResponseError {
         let found = got.map { "got \($0.typeName)" } ?? "it is missing"
         return ResponseError(.invalidParams, "invalid params: \"\(field)\" must be \(expected), \(found)",
-                             data: ["field": .string(field), "expected": .string(expected)])
+                             data: ["kind": .string(invalidParamsKind), "field": .string(field), "expected": .string(expected)])
     }
 
-    /// -32602 for a field whose type is right but whose value is not.
+    /// -32602 for a field whose type is right but whose value is not;
+    /// `data` = `{kind: "invalid_params", field}`.
     public static func invalidParams(field: String, _ message: String) -> ResponseError {
-        ResponseError(.invalidParams, "invalid params: \"\(field)\" \(message)", data: ["field": .string(field)])
+        ResponseError(.invalidParams, "invalid params: \"\(field)\" \(message)",
+                      data: ["kind": .string(invalidParamsKind), "field": .string(field)])
     }
 }

@@ -25,13 +25,13 @@ public final class PluginServer: Sendable {
 
     /// Serves until end of input, SIGTERM/SIGINT or a closed stdout; then
     /// cancels what is still running, closes the connector if the host did
-    /// not, and flushes the output.
+    /// not, writes what is queued and ends the output's writer thread.
     ///
     /// - Returns: why serving stopped. The process should then exit 0.
     public func run() async -> ShutdownReason {
         let reason = await connection.run()
         await session.shutdown(reason)
-        await connection.output.flush()
+        await connection.output.close()
         return reason
     }
 }

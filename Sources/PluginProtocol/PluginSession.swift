@@ -177,6 +177,11 @@ public final class PluginSession: Sendable {
         let offset = try p.int64("offset", in: 0...Int64.max)
         let length = Int(try p.int64("length", in: 1...Int64(PluginLimits.maxReadLength)))
         let importer = try requireImporter("read")
+        // Room for the answer before the bytes exist: a host that does not
+        // drain stdout makes reads wait here instead of piling up responses.
+        // (The envelope's few dozen bytes are topped up by the engine if a
+        // long id makes the line larger.)
+        try await request.reserveResponseBytes(Base64.encodedCount(length) + 128)
         let chunk = try await importer.read(path: path, offset: offset, length: length)
         guard chunk.bytes.count <= length else {
             throw PluginError(.internal, "the connector returned \(chunk.bytes.count) bytes for a read of \(length)")

@@ -20,14 +20,17 @@ public struct ScalewayConnectorFactory: ConnectorFactory {
     public func makeImporter(_ context: ConnectorContext) throws -> any Importer {
         try checkProtocol(context)
         let config = try ConnectorConfig.parse(context.config, role: .importer)
-        return ScalewayImporter(config: config, session: try makeSession(config), notifier: context.notifier)
+        let timeouts = Timeouts(config: config)
+        return ScalewayImporter(config: config, session: try makeSession(config), notifier: context.notifier,
+                                poller: Poller.standard.naming(timeouts), timeouts: timeouts)
     }
 
     public func makeExporter(_ context: ConnectorContext) throws -> any Exporter {
         try checkProtocol(context)
         let config = try ConnectorConfig.parse(context.config, role: .exporter)
+        let timeouts = Timeouts(config: config)
         return ScalewayExporter(config: config, session: try makeSession(config), notifier: context.notifier,
-                                checkHeader: QCOW2HeaderCheck.check)
+                                checkHeader: QCOW2HeaderCheck.check, poller: Poller.standard.naming(timeouts), timeouts: timeouts)
     }
 
     private func checkProtocol(_ context: ConnectorContext) throws {

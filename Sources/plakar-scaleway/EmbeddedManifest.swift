@@ -18,7 +18,7 @@ let embeddedManifest = #"""
       "args": [],
       "location_flags": ["stream"],
       "class": "compute",
-      "config_keys": ["location", "access_key", "secret_key", "bucket", "hostname", "project_id", "zone", "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging", "consistency"]
+      "config_keys": ["location", "access_key", "secret_key", "bucket", "hostname", "project_id", "zone", "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging", "reclaim_after", "consistency", "connect_timeout", "stall_timeout", "snapshot_timeout", "export_timeout"]
     },
     {
       "type": "exporter",
@@ -27,7 +27,7 @@ let embeddedManifest = #"""
       "args": [],
       "location_flags": [],
       "class": "compute",
-      "config_keys": ["location", "access_key", "secret_key", "bucket", "hostname", "project_id", "zone", "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging", "name", "commercial_type", "start_on_restore", "restore_mode", "force", "perf_iops", "keep_on_failure"]
+      "config_keys": ["location", "access_key", "secret_key", "bucket", "hostname", "project_id", "zone", "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging", "reclaim_after", "name", "commercial_type", "start_on_restore", "restore_mode", "force", "perf_iops", "keep_on_failure", "connect_timeout", "stall_timeout", "import_timeout"]
     }
   ],
   "config": {
@@ -143,6 +143,30 @@ let embeddedManifest = #"""
       "example": "false",
       "default": "false"
     },
+    "reclaim_after": {
+      "type": "string",
+      "required": false,
+      "secret": false,
+      "description": "How long a run's lease (<prefix>runs/<run-id>.json, renewed every quarter of this) may go unrenewed before the run counts as dead and the next backup or restore reclaims what it left (staging objects, incomplete uploads, snapshots, a killed restore's volumes). A run whose process is gone on the same machine is reclaimed at once. Seconds, or a number with s, m, h or d; 30s to 7d.",
+      "example": "5m",
+      "default": "300"
+    },
+    "connect_timeout": {
+      "type": "string",
+      "required": false,
+      "secret": false,
+      "description": "Longest time to establish each TCP+TLS connection to the Scaleway API or Object Storage. A duration: 30s, 2m, 1h30m (units h, m, s; a bare number is seconds), 1s to 10m.",
+      "example": "30s",
+      "default": "30s"
+    },
+    "stall_timeout": {
+      "type": "string",
+      "required": false,
+      "secret": false,
+      "description": "A request or transfer moving less than 1 KiB/s for this long is aborted as stalled; reads, part uploads and other idempotent calls are then retried (resumed from the last byte for downloads), creates are not. A duration, 1s to 1h.",
+      "example": "60s",
+      "default": "60s"
+    },
     "consistency": {
       "type": "string",
       "enum": ["crash", "stop"],
@@ -151,6 +175,22 @@ let embeddedManifest = #"""
       "description": "Backup only. crash: live snapshots, as after a power cut; stop: power off a running instance for the snapshots, then power it back on.",
       "example": "crash",
       "default": "crash"
+    },
+    "snapshot_timeout": {
+      "type": "string",
+      "required": false,
+      "secret": false,
+      "description": "Backup only. Longest wait for each volume snapshot to complete; the error names this key when it runs out. A duration, 1s to 168h.",
+      "example": "1h",
+      "default": "1h"
+    },
+    "export_timeout": {
+      "type": "string",
+      "required": false,
+      "secret": false,
+      "description": "Backup only. Longest wait for each snapshot's QCOW2 export to the bucket (it runs at tens of MB/s: raise it for volumes of hundreds of GB). A duration, 1s to 168h.",
+      "example": "12h",
+      "default": "12h"
     },
     "name": {
       "type": "string",
@@ -201,6 +241,14 @@ let embeddedManifest = #"""
       "description": "Restore only. Block Storage performance class of the restored volumes; defaults to the original volumes' class.",
       "example": "5000",
       "default": null
+    },
+    "import_timeout": {
+      "type": "string",
+      "required": false,
+      "secret": false,
+      "description": "Restore only. Longest wait for each uploaded image's import as a snapshot (raise it for volumes of hundreds of GB). A duration, 1s to 168h.",
+      "example": "12h",
+      "default": "12h"
     },
     "keep_on_failure": {
       "type": "boolean",

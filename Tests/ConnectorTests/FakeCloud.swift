@@ -199,6 +199,14 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
         state.withLock { _ = $0.volumes.removeValue(forKey: id) }
     }
 
+    func listInstanceVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {
+        state.withLock { s in s.volumes.values.filter { $0.family == .lSSD && tags.allSatisfy($0.volume.tags.contains) }.map(\.volume) }
+    }
+    func listBlockVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {
+        try checkBlock()
+        return state.withLock { s in s.volumes.values.filter { $0.family == .sbs && tags.allSatisfy($0.volume.tags.contains) }.map(\.volume) }
+    }
+
     private func snapshot(of volumeID: String, name: String, tags: [String], family: VolumeFamily) throws -> CloudSnapshot {
         guard let v = state.withLock({ $0.volumes[volumeID] }) else { throw CloudError(.notFound, status: 404, message: "no volume") }
         let s = CloudSnapshot(id: newID(), name: name, size: v.volume.size, status: family == .sbs ? "creating" : "snapshotting",
@@ -370,6 +378,15 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
     func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws {
         log("MPU abort \(key)")
         state.withLock { _ = $0.uploads.removeValue(forKey: uploadID) }
+    }
+
+    func putObject(bucket: String, key: String, bytes: [UInt8], contentType: String) async throws {
+        log("PUT object \(key)")
+        state.withLock { $0.objects[key] = bytes }
+    }
+
+    func listMultipartUploads(bucket: String, prefix: String) async throws -> [(key: String, uploadID: String)] {
+        state.withLock { s in s.uploads.filter { $0.value.key.hasPrefix(prefix) }.map { (key: $0.value.key, uploadID: $0.key) } }
     }
 
     var openUploads: Int { state.withLock { $0.uploads.count } }

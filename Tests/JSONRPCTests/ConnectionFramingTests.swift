@@ -27,8 +27,7 @@ import Testing
         writer.start()
         let reason = await connection.run()
         #expect(reason == .endOfInput)
-        await connection.output.flush()
-        connection.output.finish()
+        await connection.output.close()
         try stdout.fileHandleForWriting.close()
         let data = await collected.value
         try stdin.fileHandleForReading.close()

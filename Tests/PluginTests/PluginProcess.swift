@@ -38,11 +38,15 @@ final class PluginProcess: @unchecked Sendable {
     private var stdoutEnded = false
     private(set) var traffic: [(sent: Bool, line: String)] = []
     private var stderrData = Data()
+    private var stderrEnded = false
 
-    /// - Parameter withoutReader: close our end of the plugin's stdout at
-    ///   once, as a host that went away (its writes then meet EPIPE).
+    /// - Parameters:
+    ///   - withoutReader: close our end of the plugin's stdout at once, as a
+    ///     host that went away (its writes then meet EPIPE).
+    ///   - drainsOutput: `false` leaves the plugin's stdout unread (a host
+    ///     that does not drain it) until ``startDrainingOutput()``.
     init(arguments: [String] = [], environment: [String: String] = ["PLAKAR_SCALEWAY_TEST_CONNECTOR": "1"],
-         withoutReader: Bool = false) throws {
+         withoutReader: Bool = false, drainsOutput: Bool = true) throws {
         process.executableURL = Self.binary
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
@@ -56,15 +60,53 @@ final class PluginProcess: @unchecked Sendable {
         if withoutReader {
             try stdout.fileHandleForReading.close()
             condition.lock(); stdoutEnded = true; condition.unlock()
-        } else {
+        } else if drainsOutput {
             startReader()
         }
-        let errHandle = stderr.fileHandleForReading
+        let errFD = stderr.fileHandleForReading.fileDescriptor
         let errReader = Thread { [self] in
-            let data = errHandle.readDataToEndOfFile()
-            condition.lock(); stderrData = data; condition.unlock()
+            // Incrementally, so tests can wait for a log line while the plugin runs.
+            var buffer = [UInt8](repeating: 0, count: 64 << 10)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(errFD, $0.baseAddress!, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                condition.lock()
+                stderrData.append(contentsOf: buffer[0..<n])
+                condition.broadcast()
+                condition.unlock()
+            }
+            condition.lock(); stderrEnded = true; condition.broadcast(); condition.unlock()
         }
         errReader.start()
+    }
+
+    /// Starts reading the plugin's stdout (for `drainsOutput: false`).
+    func startDrainingOutput() { startReader() }
+
+    /// Waits until the plugin's stderr satisfies `predicate`; returns what
+    /// `predicate` extracted from it.
+    func waitForStderr<T>(timeout: TimeInterval = 20, _ what: String, _ predicate: (String) -> T?) throws -> T {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let found = predicate(String(decoding: stderrData, as: UTF8.self)) { return found }
+            if !condition.wait(until: deadline) {
+                throw Timeout(description: "stderr showed no \(what) within \(timeout) s; stderr: \(String(decoding: stderrData.suffix(4000), as: UTF8.self))")
+            }
+        }
+    }
+
+    /// The plugin's resident set size and its peak so far, in bytes
+    /// (VmRSS and VmHWM of /proc/<pid>/status).
+    func memory() throws -> (resident: Int, peak: Int) {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        func field(_ name: String) -> Int {
+            let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
+            return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+        }
+        return (field("VmRSS"), field("VmHWM"))
     }
 
     private func startReader() {
@@ -80,16 +122,21 @@ final class PluginProcess: @unchecked Sendable {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            // Only the new bytes are scanned: frames of tens of MiB arrive in many reads.
+            // Only the new bytes are scanned: frames of tens of MiB arrive in
+            // many reads. memchr and raw appends: this test code is built
+            // unoptimised and must not be the bottleneck of 20 MiB frames.
             var newLines: [String] = []
-            var start = 0
-            while let nl = buffer[start..<n].firstIndex(of: 0x0A) {
-                pending.append(contentsOf: buffer[start..<nl])
-                newLines.append(String(decoding: pending, as: UTF8.self))
-                pending.removeAll(keepingCapacity: true)
-                start = nl + 1
+            buffer.withUnsafeBytes { raw in
+                var start = 0
+                while start < n, let found = memchr(raw.baseAddress! + start, 0x0A, n - start) {
+                    let nl = UnsafeRawPointer(found) - raw.baseAddress!
+                    pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start..<nl]))
+                    newLines.append(String(decoding: pending, as: UTF8.self))
+                    pending.removeAll(keepingCapacity: true)
+                    start = nl + 1
+                }
+                pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start..<n]))
             }
-            pending.append(contentsOf: buffer[start..<n])
             if !newLines.isEmpty {
                 condition.lock()
                 lines += newLines
@@ -205,8 +252,12 @@ final class PluginProcess: @unchecked Sendable {
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
+    /// What the plugin wrote to stderr so far (all of it once it has exited).
     var stderrText: String {
+        let exited = !process.isRunning
         condition.lock(); defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while exited && !stderrEnded && condition.wait(until: deadline) {}
         return String(decoding: stderrData, as: UTF8.self)
     }
 

@@ -30,18 +30,12 @@ import Testing
         plugin.finish()
         let messages = outcome.errors.map(\.message)
         #expect(!messages.isEmpty, "a backup against an Object Storage 20 minutes ahead succeeded")
-        withKnownIssue("""
-            Clock skew is misreported as a missing permission ("the key lacks ObjectStorageBucketsRead: \
-            cannot read bucket ..."): ObjectStorageClient.bucketExists (ScalewayKit/ObjectStorage/\
-            ObjectStorageClient+Objects.swift) uses HEAD bucket, whose 403 has no body, so the \
-            RequestTimeTooSkewed code is never seen and CloudFailure (ScalewayConnector/Cloud/\
-            CloudFailure.swift) maps any 403 to a permission error. Expected: an error naming the clock \
-            skew and telling the user to fix the system clock (e.g. re-ask with GET ?location on a \
-            bodiless 403, or compare the response's Date header with the local clock).
-            """) {
-            #expect(messages.contains { $0.contains("RequestTimeTooSkewed") || $0.lowercased().contains("clock") },
-                    "the error does not name the clock skew: \(messages)")
-        }
+        // Not a permission problem: the error names the clock, by how much it is off, and the fix.
+        #expect(messages.contains { $0.contains("clock") && $0.contains("20 min behind Object Storage") },
+                "the error does not name the clock skew: \(messages)")
+        #expect(!messages.contains { $0.contains("lacks") || $0.contains("permission") },
+                "the clock skew is still reported as a permission problem: \(messages)")
+        #expect(outcome.errors.contains { ($0.data["hint"] as? String ?? "").contains("NTP") }, "no hint to synchronise the clock: \(outcome.errors)")
         let after = try await fixture.inventory()
         #expect(after.changes(since: before).isEmpty, "\(after.changes(since: before))")
     }

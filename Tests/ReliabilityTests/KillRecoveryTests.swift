@@ -1,4 +1,5 @@
 import Foundation
+import ScalewayKit
 import ScalewaySimulator
 import Testing
 
@@ -45,21 +46,19 @@ import Testing
         #expect(killed["objects"] != nil, "the killed backup left no staged object: the test proves nothing")
 
         // A new backup of the same instance.
-        let next = try PluginProcess()
+        let next = try PluginProcess(logLevel: "info")
         let outcome = try await SessionDriver.backup(next, fixture.config())
         next.finish()
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
         let after = Self.leftovers(try await fixture.inventory(), since: before)
         let reported = Self.reclaimedIDs(outcome.closeResult)
-        withKnownIssue("""
-            LeftoverReclaimer (ScalewayConnector/Backup/LeftoverReclaimer.swift) only reclaims runs older \
-            than minimumAge = 24 h, with no option to lower it: the leftovers of a run killed minutes ago \
-            stay until a backup a day later.
-            """) {
-            #expect(after.isEmpty, "still left after the next backup: \(after)")
-            let expected = killed.filter { $0.key != "multipart_uploads" }.values.reduce(Set<String>()) { $0.union($1) }
-            #expect(reported.isSuperset(of: expected), "reclaimed \(reported), left by the killed run \(expected)")
-        }
+        // The killed run's lease names this machine and a process that no
+        // longer exists: it is dead at once, whatever reclaim_after says.
+        #expect(after.isEmpty, "still left after the next backup: \(after)")
+        let expected = killed.filter { $0.key != "multipart_uploads" }.values.reduce(Set<String>()) { $0.union($1) }
+        #expect(reported.isSuperset(of: expected), "reclaimed \(reported), left by the killed run \(expected)")
+        #expect(expected.contains { $0.hasPrefix("plakar-scaleway/runs/") }, "the killed backup held no lease: \(expected)")
+        Self.expectReported(expected, by: next)
     }
 
     @Test func restoreKilledMidRunIsReclaimedByTheNextRestore() async throws {
@@ -92,7 +91,7 @@ import Testing
         let killed = Self.leftovers(try await fixture.inventory(), since: before)
         #expect(!killed.isEmpty, "the killed restore left nothing: the test proves nothing")
 
-        let next = try PluginProcess()
+        let next = try PluginProcess(logLevel: "info")
         let outcome = try await SessionDriver.restore(next, backup.files, config: fixture.config(location: "scaleway-instance://"))
         next.finish()
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
@@ -104,14 +103,81 @@ import Testing
         }
         after = after.filter { !$0.value.isEmpty }
         let reported = Self.reclaimedIDs(outcome.closeResult)
-        withKnownIssue("""
-            Nothing reclaims a killed restore's leftovers: LeftoverReclaimer runs only in BackupRun.performList \
-            and looks only under <prefix><server-id>/ and at snapshots tagged plakar-scaleway-server=<id>; \
-            restore staging (<prefix>restore/<run-id>/), its incomplete multipart uploads and its imported \
-            snapshots are never looked for.
-            """) {
-            #expect(after.isEmpty, "still left after the next restore: \(after)")
-            #expect(!reported.isEmpty, "the next restore reported no reclaim")
+        #expect(after.isEmpty, "still left after the next restore: \(after)")
+        #expect(!reported.isEmpty, "the next restore reported no reclaim")
+        let expected = killed.filter { $0.key != "multipart_uploads" }.values.reduce(Set<String>()) { $0.union($1) }
+        #expect(reported.isSuperset(of: expected), "reclaimed \(reported), left by the killed run \(expected)")
+        if let uploads = killed["multipart_uploads"] {
+            #expect(reported.isSuperset(of: uploads), "incomplete uploads \(uploads) not reported as reclaimed: \(reported)")
         }
+        Self.expectReported(expected, by: next)
+    }
+
+    /// Each reclaimed resource is named on stderr and in a `log` notification to the host.
+    static func expectReported(_ ids: Set<String>, by plugin: PluginProcess) {
+        let stderr = String(decoding: plugin.stderr, as: UTF8.self)
+        let logs = plugin.notifications.filter { $0["method"] as? String == "log" }
+            .compactMap { ($0["params"] as? [String: Any])?["message"] as? String }
+            .filter { $0.contains("reclaimed") }
+        for id in ids {
+            #expect(stderr.split(separator: "\n").contains { $0.contains("reclaimed") && $0.contains(id) },
+                    "no stderr line names reclaimed \(id)")
+            #expect(logs.contains { $0.contains(id) }, "no log notification names reclaimed \(id): \(logs)")
+        }
+    }
+
+    /// Sets simulator operation durations (seconds) through the control API.
+    static func setDurations(_ fixture: SimulatorFixture, _ durations: [String: Double]) async throws {
+        let body = try JSONSerialization.data(withJSONObject: durations)
+        let response = try await fixture.transport.send(HTTPRequest(method: .post, url: fixture.sim.endpoints.apiURL + "/_sim/durations",
+                                                                    body: .bytes(Array(body))))
+        #expect((200..<300).contains(response.status), "POST /_sim/durations: \(response.status)")
+    }
+
+    /// Killed while `close` assembles: half-restored volumes (one still
+    /// being created, tagged with the run) must go too, not only staging.
+    @Test func restoreKilledWhileCreatingVolumesIsReclaimedByTheNextRestore() async throws {
+        let fixture = try SimulatorFixture()
+        defer { fixture.stop() }
+        let source = try PluginProcess()
+        let backup = try await SessionDriver.backup(source, fixture.config())
+        source.finish()
+        #expect(backup.errors.isEmpty, "\(backup.errors)")
+        let before = try await fixture.inventory()
+        // SBS volume creation slowed down so that the kill lands while one is `creating`.
+        try await Self.setDurations(fixture, ["block_volume_create": 3])
+
+        let plugin = try PluginProcess()
+        let killer = Task {
+            try await fixture.wait(timeout: 120, "a restored volume being created") { state in
+                (state["volumes"] as? [[String: Any]] ?? []).contains { volume in
+                    (volume["tags"] as? [String] ?? []).contains { $0.hasPrefix("plakar-scaleway-restore=") }
+                        && volume["status"] as? String == "creating"
+                }
+            }
+            plugin.kill()
+        }
+        _ = try? await SessionDriver.restore(plugin, backup.files, config: fixture.config(location: "scaleway-instance://"))
+        try await killer.value
+        let killed = Self.leftovers(try await fixture.inventory(), since: before)
+        #expect(killed["volumes"] != nil, "the killed restore left no volume: the test proves nothing")
+        #expect(killed["snapshots"] != nil, "the killed restore left no imported snapshot: \(killed)")
+
+        try await Self.setDurations(fixture, ["block_volume_create": 0.002])
+        let next = try PluginProcess(logLevel: "info")
+        let outcome = try await SessionDriver.restore(next, backup.files, config: fixture.config(location: "scaleway-instance://"))
+        next.finish()
+        #expect(outcome.errors.isEmpty, "\(outcome.errors)")
+        var after = Self.leftovers(try await fixture.inventory(), since: before)
+        if let restored = try await fixture.server(named: "web-01-restored") {
+            after["servers"]?.remove(restored["id"] as! String)
+            for id in SimulatorFixture.volumeIDs(restored).values { after["volumes"]?.remove(id) }
+        }
+        after = after.filter { !$0.value.isEmpty }
+        #expect(after.isEmpty, "still left after the next restore: \(after)")
+        let reported = Self.reclaimedIDs(outcome.closeResult)
+        let expected = killed.filter { $0.key != "multipart_uploads" }.values.reduce(Set<String>()) { $0.union($1) }
+        #expect(reported.isSuperset(of: expected), "reclaimed \(reported), left by the killed run \(expected)")
+        Self.expectReported(expected, by: next)
     }
 }

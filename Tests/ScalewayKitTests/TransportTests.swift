@@ -115,14 +115,19 @@ import Testing
         let server = try await ScriptedServer(plan: ["objects": ["/b/slow": ["size": 1000, "seed": 1, "slow": true]]])
         defer { server.stop() }
         let transport = try Transport()
-        let firstByte = Mutex<Bool>(false)
+        let (bodyBytes, arrived) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let task = Task {
             try await transport.send(HTTPRequest(method: .get, url: server.baseURL + "/b/slow"),
-                                     sink: ResponseSink { _ in firstByte.withLock { $0 = true } })
+                                     sink: ResponseSink { _ in arrived.yield() })
         }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !firstByte.withLock({ $0 }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(firstByte.withLock { $0 })
+        // Woken by the first body byte (bounded generously: sanitized builds are slow).
+        let firstByte = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { for await _ in bodyBytes { return true }; return false }
+            group.addTask { try? await Task.sleep(for: .seconds(120)); return false }
+            defer { group.cancelAll() }
+            return await group.next() ?? false
+        }
+        #expect(firstByte)
         // Timed on the wire: when the server sees the connection go away
         // (the awaiting task itself may resume later on a busy machine).
         let cancelledAt = Date().timeIntervalSince1970
@@ -132,10 +137,12 @@ import Testing
             Issue.record("expected a cancelled TransportError, got \(result)")
             return
         }
-        var disconnected: Double? = nil
-        while disconnected == nil && ContinuousClock.now < deadline + .seconds(10) {
-            disconnected = try server.log().first { $0.method == "DISCONNECTED" }.flatMap { Double($0.headers["time"] ?? "") }
-            if disconnected == nil { try await Task.sleep(for: .milliseconds(50)) }
+        // The server logs DISCONNECTED when it notices: wait for that line,
+        // woken by each change of the log file (inotify), not by polling.
+        let disconnected = try await BlockingWork.run {
+            try waitForChanges(of: "\(server.directory)/log.jsonl", timeout: .seconds(120)) {
+                try server.log().first { $0.method == "DISCONNECTED" }.flatMap { Double($0.headers["time"] ?? "") }
+            }
         }
         let abortDelay = try #require(disconnected) - cancelledAt
         // The server notices on its next one-byte write, at most 0.2 s after the close.
@@ -177,4 +184,27 @@ import Testing
 /// Exposes the loopback rule of ``RequestTarget`` to tests.
 enum RequestTargetProbe {
     static func isLoopback(_ url: String) -> Bool { (try? RequestTarget(url: url))?.isLoopback ?? false }
+}
+
+/// Returns `value()` once it is non-nil, re-evaluating it whenever the file
+/// at `path` is modified (inotify), or `nil` after `timeout`. Blocking: run
+/// it on a dedicated thread.
+func waitForChanges<T>(of path: String, timeout: Duration, _ value: () throws -> T?) throws -> T? {
+    let fd = inotify_init1(Int32(IN_CLOEXEC))
+    guard fd >= 0 else { throw TestFailure("inotify_init1 failed: errno \(errno)") }
+    defer { close(fd) }
+    guard inotify_add_watch(fd, path, UInt32(IN_MODIFY)) >= 0 else { throw TestFailure("cannot watch \(path): errno \(errno)") }
+    let deadline = ContinuousClock.now + timeout
+    var events = [UInt8](repeating: 0, count: 4096)
+    while true {
+        // Checked after the watch is in place, so no change can be missed.
+        if let found = try value() { return found }
+        let left = deadline - ContinuousClock.now
+        let ms = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
+        guard ms > 0 else { return nil }
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        if poll(&poller, 1, ms) > 0 {
+            _ = events.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+        }
+    }
 }

@@ -96,18 +96,31 @@ actor BackupRun {
     }
 
     private var listing: Task<[ListRecord], any Error>?
-    /// What the leftover reclaim deleted at the start of `list`.
-    private var reclaimed: JSONValue?
+    /// The reclaim of killed runs' leftovers started by `list`.
+    private var reclaiming: Task<JSONValue, Never>?
+    /// This run's lease (written by `list`, ended by `close`).
+    private var lease: RunLease?
 
     private func performList() async throws -> [ListRecord] {
         let plan = try await prepare()
         let store = self.store!
         let runID = Naming.makeRunID()
         self.runID = runID
+        // The lease first, so that a run starting meanwhile sees this one alive.
+        let lease = RunLease(store: store, bucket: config.bucket, prefix: config.prefix,
+                             policy: LeasePolicy(staleAfter: config.reclaimAfter), runID: runID, kind: .backup,
+                             serverID: plan.server.id, zone: plan.zone, project: plan.project)
+        self.lease = lease
+        await lease.acquire()
         if !config.keepStaging {
-            reclaimed = await LeftoverReclaimer(compute: session.compute, store: store, zone: plan.zone, bucket: config.bucket,
-                                                prefix: config.prefix, serverID: plan.server.id, project: plan.project,
-                                                currentRunID: runID).reclaim()
+            var reclaimer = LeftoverReclaimer(compute: session.compute, store: store, zone: plan.zone, bucket: config.bucket,
+                                              prefix: config.prefix, serverID: plan.server.id, project: plan.project,
+                                              currentRunID: runID)
+            reclaimer.policy = LeasePolicy(staleAfter: config.reclaimAfter)
+            reclaimer.poller = poller
+            reclaimer.notifier = notifier
+            // In the background: a dead run's export may take a while to settle; close waits for it.
+            reclaiming = Task { await reclaimer.reclaim() }
         }
         let job = ExportJob(compute: session.compute, store: store, zone: plan.zone, bucket: config.bucket,
                             poller: poller, timeouts: timeouts, notifier: notifier)
@@ -297,6 +310,9 @@ actor BackupRun {
         for reader in readers.values { fetched += await reader.bytesFetched }
 
         let cleaned = await cleanUp()
+        let reclaimed = await reclaiming?.value
+        // Cleanup left something: let the lease go stale so a later run reclaims it.
+        await lease?.end(abandon: cleaned["cleaned"]?["problems"] != nil)
         let total = ContinuousClock.now - started
         var summary: [(key: String, value: JSONValue)] = [
             ("status", .string(failures.isEmpty ? (listed ? "ok" : "nothing listed") : "incomplete")),

@@ -23,6 +23,9 @@ public struct CloudError: Error, Sendable, Equatable, CustomStringConvertible {
         case server
         /// Connection refused, reset, timeout, TLS.
         case transport
+        /// 403 `RequestTimeTooSkewed`: the local clock is more than 15 min
+        /// away from Object Storage's (``message`` says by how much).
+        case clockSkew
     }
 
     public var category: Category

@@ -55,6 +55,12 @@ enum CloudFailure {
             return PluginError(.remote, "Scaleway failed: cannot \(action)", hint: "retry later", cause: cause)
         case .transport:
             return PluginError(.io, "network failure: cannot \(action)", cause: cause)
+        case .clockSkew:
+            // Not a permission problem, though S3 answers 403: say what is wrong and how to fix it.
+            return PluginError(.auth, "\(cloud.message); Object Storage refuses requests signed more than 15 min "
+                               + "away from its own time: cannot \(action)",
+                               hint: "synchronise the system clock with NTP (e.g. timedatectl set-ntp true, chrony or ntpd), then run again",
+                               cause: cause)
         }
     }
 

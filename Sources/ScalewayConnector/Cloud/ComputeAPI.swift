@@ -19,6 +19,8 @@ public protocol ComputeAPI: Sendable {
     func getInstanceVolume(zone: Zone, id: String) async throws -> CloudVolume
     func createInstanceVolume(zone: Zone, name: String, project: String, baseSnapshot: String, tags: [String]) async throws -> CloudVolume
     func deleteInstanceVolume(zone: Zone, id: String) async throws
+    /// The zone's l_ssd volumes carrying every tag in `tags` (callers check the tags again).
+    func listInstanceVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume]
 
     // Instance snapshots
     func createInstanceSnapshot(zone: Zone, name: String, volumeID: String, project: String, tags: [String]) async throws -> CloudSnapshot
@@ -33,6 +35,8 @@ public protocol ComputeAPI: Sendable {
     func getBlockVolume(zone: Zone, id: String) async throws -> CloudVolume
     func createBlockVolume(zone: Zone, name: String, project: String, snapshotID: String, perfIOPS: Int, tags: [String]) async throws -> CloudVolume
     func deleteBlockVolume(zone: Zone, id: String) async throws
+    /// The zone's SBS volumes carrying every tag in `tags` (callers check the tags again).
+    func listBlockVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume]
 
     // Block snapshots
     func createBlockSnapshot(zone: Zone, name: String, volumeID: String, project: String, tags: [String]) async throws -> CloudSnapshot
@@ -62,6 +66,10 @@ public protocol ObjectStore: Sendable {
     func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, bytes: [UInt8]) async throws -> String
     func completeMultipartUpload(bucket: String, key: String, uploadID: String, parts: [(number: Int, etag: String)]) async throws
     func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws
+    /// A small object in one PUT (run leases).
+    func putObject(bucket: String, key: String, bytes: [UInt8], contentType: String) async throws
+    /// Multipart uploads started and not completed under `prefix`, all pages.
+    func listMultipartUploads(bucket: String, prefix: String) async throws -> [(key: String, uploadID: String)]
 }
 
 /// Everything a connector session talks to.

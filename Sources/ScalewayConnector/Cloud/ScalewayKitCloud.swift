@@ -19,8 +19,14 @@ public struct ScalewayKitCloud: CloudSession {
         let endpoints = ScalewayEndpoints(apiURL: config.apiURL, s3Endpoint: endpointTemplate == nil ? config.s3Endpoint : nil)
         var transport = TransportConfiguration()
         transport.tls = TLSConfiguration(extraCAFile: config.caFile)
+        transport.connectTimeout = config.connectTimeout
+        transport.lowSpeedTime = config.stallTimeout
+        // ScalewayKit's own waiters get the same limits as the connector's Poller.
+        var apiOptions = APIClientOptions()
+        apiOptions.wait.timeout = config.snapshotTimeout
+        apiOptions.transferWait.timeout = config.role == .importer ? config.exportTimeout : config.importTimeout
         do {
-            session = try ScalewaySession(credentials: credentials, endpoints: endpoints, transport: transport)
+            session = try ScalewaySession(credentials: credentials, endpoints: endpoints, transport: transport, apiOptions: apiOptions)
         } catch {
             throw PluginErrorFactory.config("cannot set up the HTTP transport: \(error)", field: config.caFile == nil ? "api_url" : "ca_file")
         }
@@ -62,6 +68,9 @@ enum ScalewayKitErrors {
             }
             return CloudError(category, status: api.httpStatus, message: api.description,
                               reason: api.reason ?? api.precondition, resource: api.resource, requestID: api.requestID)
+        case let s3 as S3Error where s3.isClockSkew:
+            return CloudError(.clockSkew, status: s3.httpStatus, message: s3.clockSkewSummary, reason: s3.code,
+                              resource: s3.key ?? s3.bucket, requestID: s3.requestID)
         case let s3 as S3Error:
             let category: CloudError.Category
             switch s3.code {

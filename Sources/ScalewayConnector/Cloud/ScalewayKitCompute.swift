@@ -139,6 +139,13 @@ struct ScalewayKitCompute: ComputeAPI {
         try await ScalewayKitErrors.call { try await instance.deleteVolume(zone: z, id: id) }
     }
 
+    func listInstanceVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {
+        let z = try kz(zone)
+        return try await ScalewayKitErrors.call {
+            try await instance.listVolumes(zone: z, filter: InstanceListFilter(project: project, tags: tags))
+        }.map(Self.volume)
+    }
+
     func createInstanceSnapshot(zone: Zone, name: String, volumeID: String, project: String, tags: [String]) async throws -> CloudSnapshot {
         let z = try kz(zone)
         return Self.snapshot(try await ScalewayKitErrors.call {
@@ -193,6 +200,13 @@ struct ScalewayKitCompute: ComputeAPI {
     func deleteBlockVolume(zone: Zone, id: String) async throws {
         let z = try kz(zone)
         try await ScalewayKitErrors.call { try await block.deleteVolume(zone: z, id: id) }
+    }
+
+    func listBlockVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {
+        let z = try kz(zone)
+        return try await ScalewayKitErrors.call {
+            try await block.listVolumes(zone: z, filter: BlockListFilter(projectID: project, tags: tags))
+        }.map(Self.volume)
     }
 
     func createBlockSnapshot(zone: Zone, name: String, volumeID: String, project: String, tags: [String]) async throws -> CloudSnapshot {

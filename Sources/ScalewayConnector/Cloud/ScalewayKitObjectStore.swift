@@ -39,8 +39,12 @@ struct ScalewayKitObjectStore: ObjectStore {
     func getObject(bucket: String, key: String, offset: Int64, length: Int64,
                    sink: @escaping @Sendable (UnsafeRawBufferPointer) -> Void) async throws {
         let c = try client()
+        // The connector only reads objects an export has just written (the
+        // staged images): a 404/403 there may be read-after-write
+        // propagation, retried within the Object Storage window (30 s).
         _ = try await ScalewayKitErrors.call {
-            try await c.getObject(bucket: bucket, key: key, range: ByteRange(offset: offset, length: length)) { sink($0) }
+            try await c.getObject(bucket: bucket, key: key, range: ByteRange(offset: offset, length: length),
+                                  recentlyWritten: true) { sink($0) }
         }
     }
 
@@ -79,5 +83,15 @@ struct ScalewayKitObjectStore: ObjectStore {
         let c = try client()
         try await ScalewayKitErrors.call { try await c.abortMultipartUpload(bucket: bucket, key: key, uploadID: uploadID) }
     }
-}
 
+    func putObject(bucket: String, key: String, bytes: [UInt8], contentType: String) async throws {
+        let c = try client()
+        _ = try await ScalewayKitErrors.call { try await c.putObject(bucket: bucket, key: key, bytes: bytes, contentType: contentType) }
+    }
+
+    func listMultipartUploads(bucket: String, prefix: String) async throws -> [(key: String, uploadID: String)] {
+        let c = try client()
+        return try await ScalewayKitErrors.call { try await c.listMultipartUploads(bucket: bucket, prefix: prefix) }
+            .map { (key: $0.key, uploadID: $0.uploadID) }
+    }
+}

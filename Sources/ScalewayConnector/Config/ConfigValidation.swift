@@ -34,4 +34,49 @@ enum ConfigValidation {
         }
         return false
     }
+
+    /// A Go-style duration (`90s`, `15m`, `12h`, `1h30m`, `2h0m5s`, plus days
+    /// as `7d`: units d, h, m, s, each at most once and in that order) or a
+    /// bare number of seconds; whole seconds only. One parser for every
+    /// duration key (`reclaim_after` and the timeouts).
+    static func duration(_ text: String) -> Duration? {
+        // Digits only: Int64("+60") would also accept a sign.
+        if !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+            return Int64(text).map { .seconds($0) }
+        }
+        var total: Int64 = 0
+        var number: Int64? = nil
+        var lastUnit = 0  // 1 = d, 2 = h, 3 = m, 4 = s: enforces the order and uniqueness
+        for scalar in text.unicodeScalars {
+            if let digit = Int64(String(scalar)), ("0"..."9").contains(scalar) {
+                let (shifted, overflow1) = (number ?? 0).multipliedReportingOverflow(by: 10)
+                let (next, overflow2) = shifted.addingReportingOverflow(digit)
+                guard !overflow1, !overflow2, next <= 10_000_000 else { return nil }
+                number = next
+                continue
+            }
+            let (unit, rank): (Int64, Int)
+            switch scalar {
+            case "d": (unit, rank) = (86400, 1)
+            case "h": (unit, rank) = (3600, 2)
+            case "m": (unit, rank) = (60, 3)
+            case "s": (unit, rank) = (1, 4)
+            default: return nil
+            }
+            guard let value = number, rank > lastUnit else { return nil }
+            total += value * unit
+            number = nil
+            lastUnit = rank
+        }
+        guard number == nil, lastUnit > 0 else { return nil }
+        return .seconds(total)
+    }
+
+    /// The Go-style spelling of a whole-second duration: `1h30m`, `45s`, `12h`.
+    static func formatDuration(_ duration: Duration) -> String {
+        let total = duration.components.seconds
+        guard total > 0 else { return "0s" }
+        let h = total / 3600, m = total % 3600 / 60, s = total % 60
+        return (h > 0 ? "\(h)h" : "") + (m > 0 ? "\(m)m" : "") + (s > 0 ? "\(s)s" : "")
+    }
 }

@@ -36,6 +36,12 @@ public struct ConnectorConfig: Sendable {
     /// Staging prefix inside the bucket, always ending with `/`.
     public var prefix: String
     public var keepStaging: Bool
+    /// `reclaim_after`: a run whose lease has not been renewed for this long
+    /// is dead, and the next run reclaims what it left (see RunLease).
+    public var reclaimAfter: Duration = ConnectorConfig.defaultReclaimAfter
+    public static let defaultReclaimAfter: Duration = .seconds(300)
+    /// Below this, a live run slowed by a few failed renewals could be taken for dead.
+    public static let reclaimAfterRange: ClosedRange<Duration> = .seconds(30) ... .seconds(7 * 24 * 3600)
 
     // Backup options.
     public var consistency: Consistency
@@ -49,16 +55,31 @@ public struct ConnectorConfig: Sendable {
     public var perfIOPS: Int?
     public var keepOnFailure: Bool
 
+    // Timeouts (see ``TimeoutKey``).
+    /// `connect_timeout`: establishing a TCP+TLS connection.
+    public var connectTimeout: Duration = TimeoutKey.connect.defaultValue
+    /// `stall_timeout`: a transfer below 1 KiB/s for this long is aborted (and retried when safe).
+    public var stallTimeout: Duration = TimeoutKey.stall.defaultValue
+    /// `snapshot_timeout` (backup): the longest wait for a snapshot to complete.
+    public var snapshotTimeout: Duration = TimeoutKey.snapshot.defaultValue
+    /// `export_timeout` (backup): the longest wait for a snapshot's export to Object Storage.
+    public var exportTimeout: Duration = TimeoutKey.export.defaultValue
+    /// `import_timeout` (restore): the longest wait for an image's import as a snapshot.
+    public var importTimeout: Duration = TimeoutKey.importImage.defaultValue
+
     /// The keys every role accepts.
     public static let commonKeys: [String] = [
         "location", "access_key", "secret_key", "bucket", "project_id", "zone", "hostname",
         "environment", "data_class", "api_url", "s3_endpoint", "ca_file", "prefix", "keep_staging",
+        "reclaim_after",
+        "connect_timeout", "stall_timeout",
     ]
     /// Backup-only keys.
-    public static let importerKeys: [String] = ["consistency"]
+    public static let importerKeys: [String] = ["consistency", "snapshot_timeout", "export_timeout"]
     /// Restore-only keys.
     public static let exporterKeys: [String] = [
         "name", "commercial_type", "start_on_restore", "restore_mode", "force", "perf_iops", "keep_on_failure",
+        "import_timeout",
     ]
 
     /// The keys `role` accepts, sorted.
@@ -128,10 +149,18 @@ public struct ConnectorConfig: Sendable {
             caFile: caFile, prefix: prefix, keepStaging: keepStaging, consistency: .crash, name: nil,
             commercialType: nil, startOnRestore: false, restoreMode: .new, force: false, perfIOPS: nil,
             keepOnFailure: false)
+        result.reclaimAfter = try reader.optional(
+            "reclaim_after", expected: "a duration of 30 s to 7 days: seconds (300) or with a unit (300s, 5m, 1h)"
+        ) { ConfigValidation.duration($0).map { reclaimAfterRange.contains($0) } ?? false }
+            .flatMap(ConfigValidation.duration) ?? defaultReclaimAfter
+        result.connectTimeout = try reader.duration(.connect)
+        result.stallTimeout = try reader.duration(.stall)
 
         switch role {
         case .importer:
             result.consistency = try reader.enumeration("consistency", default: .crash)
+            result.snapshotTimeout = try reader.duration(.snapshot)
+            result.exportTimeout = try reader.duration(.export)
             guard target != nil else {
                 throw PluginError(.config, "no instance to back up: location has no instance and hostname is not set",
                                   hint: "set location to scaleway-instance://<instance-uuid-or-name> or hostname=<instance-uuid>",
@@ -151,6 +180,7 @@ public struct ConnectorConfig: Sendable {
                 $0 == "5000" || $0 == "15000"
             }.flatMap { Int($0) }
             result.keepOnFailure = try reader.bool("keep_on_failure", default: false)
+            result.importTimeout = try reader.duration(.importImage)
             if result.restoreMode == .inPlace && target == nil {
                 throw PluginError(.config, "restore_mode=in_place needs a target instance",
                                   hint: "set location to scaleway-instance://<instance-uuid-or-name> or hostname=<instance-uuid>",
@@ -263,6 +293,21 @@ private struct ConfigReader {
         default:
             throw PluginError(.config, "\(key) is malformed: expected true or false, got \"\(value)\"", field: key)
         }
+    }
+
+    /// A duration key: Go-style (`90s`, `15m`, `12h`, `1h30m`) or bare seconds, within the key's range.
+    func duration(_ key: TimeoutKey) throws -> Duration {
+        guard let value = config[key.name], !value.isEmpty else { return key.defaultValue }
+        let expected = "a duration such as \(key.example) (units s, m, h; a bare number is seconds), "
+            + "from \(ConfigValidation.formatDuration(key.range.lowerBound)) to \(ConfigValidation.formatDuration(key.range.upperBound))"
+        guard let parsed = ConfigValidation.duration(value) else {
+            throw PluginError(.config, "\(key.name) is malformed: expected \(expected), got \"\(value)\"", field: key.name)
+        }
+        guard key.range.contains(parsed) else {
+            throw PluginError(.config, "\(key.name) is out of range: expected \(expected), got \"\(value)\"",
+                              hint: key.purpose, field: key.name)
+        }
+        return parsed
     }
 
     func enumeration<E: RawRepresentable>(_ key: String, default fallback: E) throws -> E

@@ -7,7 +7,11 @@ import Foundation
 /// - snapshots are named `plakar-scaleway-<run-id>-<index>` and tagged
 ///   ``tag``, `plakar-scaleway-run=<run-id>` and `plakar-scaleway-server=<server-id>`;
 /// - staging objects live under `<prefix><server-id>/<run-id>/` (backup) or
-///   `<prefix>restore/<run-id>/` (restore).
+///   `<prefix>restore/<run-id>/` (restore);
+/// - volumes a restore creates carry ``restoreTag(runID:)`` from creation on
+///   (so a killed restore's half-made volumes are findable);
+/// - every running run holds a lease object `<prefix>runs/<run-id>.json`
+///   (see ``RunLease``).
 /// A run id starts with its UTC start time, so leftovers can be aged.
 public enum Naming {
     /// Tag put on every temporary snapshot.
@@ -42,6 +46,40 @@ public enum Naming {
     /// Restore staging folder: `<prefix>restore/<run-id>/`.
     public static func restoreStagingPrefix(prefix: String, runID: String) -> String { "\(prefix)restore/\(runID)/" }
 
+    /// Folder of the run leases: `<prefix>runs/`.
+    public static func leasePrefix(prefix: String) -> String { "\(prefix)runs/" }
+
+    /// Key of a run's lease: `<prefix>runs/<run-id>.json`.
+    public static func leaseKey(prefix: String, runID: String) -> String { "\(leasePrefix(prefix: prefix))\(runID).json" }
+
+    /// The run id of a lease key, or nil when `key` is not a lease of ours.
+    public static func runID(ofLeaseKey key: String, prefix: String) -> String? {
+        let folder = leasePrefix(prefix: prefix)
+        guard key.hasPrefix(folder), key.hasSuffix(".json") else { return nil }
+        let id = String(key.dropFirst(folder.count).dropLast(".json".count))
+        return isRunID(id) ? id : nil
+    }
+
+    /// True for the shape ``makeRunID(now:)`` produces (`20261204T155300Z-1a2b3c`).
+    /// Everything derived from a run id (prefixes, tags) is only built from
+    /// ids that pass this check, so a hostile lease cannot widen a deletion.
+    public static func isRunID(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        guard u.count == 23, u[8] == UInt8(ascii: "T"), u[15] == UInt8(ascii: "Z"), u[16] == UInt8(ascii: "-") else { return false }
+        let digits = u[0..<8] + u[9..<15]
+        let isDigit = { (c: UInt8) in c >= 48 && c <= 57 }
+        let isHex = { (c: UInt8) in isDigit(c) || (c >= 97 && c <= 102) }
+        return digits.allSatisfy(isDigit) && u[17...].allSatisfy(isHex)
+    }
+
+    /// Tag carried by every snapshot of run `runID`.
+    public static func runTag(runID: String) -> String { "plakar-scaleway-run=\(runID)" }
+
+    /// Tag a restore puts on every volume it creates, at creation. It stays
+    /// on the restored volumes (provenance); only a run whose lease is dead
+    /// and not yet assembled has its tagged volumes reclaimed, never by age.
+    public static func restoreTag(runID: String) -> String { "plakar-scaleway-restore=\(runID)" }
+
     /// Name of a temporary backup snapshot.
     public static func snapshotName(runID: String, index: Int) -> String { "\(namePrefix)\(runID)-\(index)" }
 
@@ -50,7 +88,7 @@ public enum Naming {
 
     /// Tags of a temporary snapshot (plus the user's labels, when set).
     public static func snapshotTags(runID: String, serverID: String?, labels: Labels? = nil) -> [String] {
-        var tags = [tag, "plakar-scaleway-run=\(runID)"]
+        var tags = [tag, runTag(runID: runID)]
         if let serverID { tags.append("plakar-scaleway-server=\(serverID)") }
         if let environment = labels?.environment { tags.append("environment=\(environment)") }
         if let dataClass = labels?.dataClass { tags.append("data_class=\(dataClass)") }

@@ -10,6 +10,18 @@ extension RestoreRun {
     func close() async throws -> JSONValue {
         guard !closed else { return ["status": "already closed"] }
         closed = true
+        let outcome: Result<JSONValue, any Error>
+        do { outcome = .success(try await finishRun()) } catch { outcome = .failure(error) }
+        let reclaimed = await reclaiming?.value
+        // Cleanup or rollback left something: let the lease go stale so a later run reclaims it.
+        await lease?.end(abandon: cleanupLeftSomething)
+        var result = try outcome.get()
+        if let reclaimed, case .object(let fields) = result { result = .object(fields + [("reclaimed_leftovers", reclaimed)]) }
+        return result
+    }
+
+    /// Everything `close` does but the lease and the reclaim report.
+    private func finishRun() async throws -> JSONValue {
         if let file = current {
             current = nil
             if let stream = file.stream {
@@ -42,6 +54,8 @@ extension RestoreRun {
                 throw PluginError(.remote, "restore failed: \(importErrors.joined(separator: "; "))")
             }
             let result = try await assemble(snapshots: snapshots)
+            // From here the volumes and server are the user's: a reclaim must not undo them.
+            await lease?.markAssembled()
             let cleaned = await cleanUp(success: true)
             return .object((result.objectValue ?? []) + [("cleaned", cleaned),
                                                          ("duration_ms", .int((ContinuousClock.now - started).milliseconds))])
@@ -167,10 +181,12 @@ extension RestoreRun {
     private func createVolume(_ desc: VolumeDescription, snapshotID: String, zone: Zone, project: String,
                               index: Int) async throws -> CloudVolume {
         let compute = session.compute
+        // Tagged at creation, so that a killed restore's volumes are found by its run id.
+        let tags = desc.tags.filter { !$0.hasPrefix("plakar-scaleway-restore=") } + [Naming.restoreTag(runID: runID)]
         switch desc.family {
         case .lSSD:
             let volume = try await CloudFailure.attempt("create l_ssd volume \(desc.name)", permissionSet: PermissionSet.instances) {
-                try await compute.createInstanceVolume(zone: zone, name: desc.name, project: project, baseSnapshot: snapshotID, tags: desc.tags)
+                try await compute.createInstanceVolume(zone: zone, name: desc.name, project: project, baseSnapshot: snapshotID, tags: tags)
             }
             ledger.volumes.append((.lSSD, volume.id, index))
             return try await poller.wait(timeout: timeouts.volume, describe: "l_ssd volume \(volume.id) to be available") {
@@ -185,7 +201,7 @@ extension RestoreRun {
             let iops = config.perfIOPS ?? desc.perfIOPS ?? 5000
             let volume = try await CloudFailure.attempt("create SBS volume \(desc.name)", permissionSet: PermissionSet.block) {
                 try await compute.createBlockVolume(zone: zone, name: desc.name, project: project, snapshotID: snapshotID,
-                                                    perfIOPS: iops, tags: desc.tags)
+                                                    perfIOPS: iops, tags: tags)
             }
             ledger.volumes.append((.sbs, volume.id, index))
             return try await poller.wait(timeout: timeouts.volume, describe: "SBS volume \(volume.id) to be available") {
@@ -238,6 +254,7 @@ extension RestoreRun {
                 undone.append(.string("server \(server)"))
             } catch where CloudFailure.isNotFound(error) {
             } catch {
+                cleanupLeftSomething = true
                 undone.append(.string("FAILED to delete server \(server): \(error)"))
             }
         }
@@ -247,6 +264,7 @@ extension RestoreRun {
                 undone.append(.string("volumes of \(targetServer.id) put back"))
                 if ledger.targetPoweredOff { try await power(zone: targetZone, id: targetServer.id, action: "poweron") }
             } catch {
+                cleanupLeftSomething = true
                 undone.append(.string("FAILED to put back the volumes of \(targetServer.id): \(error)"))
             }
         }
@@ -259,6 +277,7 @@ extension RestoreRun {
                 undone.append(.string("volume \(volume.id)"))
             } catch where CloudFailure.isNotFound(error) {
             } catch {
+                cleanupLeftSomething = true
                 undone.append(.string("FAILED to delete volume \(volume.id): \(error)"))
             }
         }
@@ -283,6 +302,7 @@ extension RestoreRun {
                     try await job.deleteSnapshot(snapshot.family, id: snapshot.id)
                     snapshots.append(.string(snapshot.id))
                 } catch {
+                    cleanupLeftSomething = true
                     problems.append(.string("snapshot \(snapshot.id): \(error)"))
                 }
             }
@@ -290,7 +310,9 @@ extension RestoreRun {
         ledger.snapshots = []
         if let store {
             for (key, uploadID) in ledger.openUploads {
-                try? await store.abortMultipartUpload(bucket: config.bucket, key: key, uploadID: uploadID)
+                do { try await store.abortMultipartUpload(bucket: config.bucket, key: key, uploadID: uploadID) } catch {
+                    cleanupLeftSomething = true
+                }
             }
             ledger.openUploads = [:]
             for key in ledger.objects {
@@ -299,6 +321,7 @@ extension RestoreRun {
                     objects.append(.string(key))
                 } catch where CloudFailure.isNotFound(error) {
                 } catch {
+                    cleanupLeftSomething = true
                     problems.append(.string("object \(key): \(error)"))
                 }
             }

@@ -33,6 +33,12 @@ actor RestoreRun {
     var staged: [Int: StagedImage] = [:]
     var imports: [Int: Task<CloudSnapshot, any Error>] = [:]
     var ledger = RestoreLedger()
+    /// This run's lease, written when the restore starts creating things.
+    var lease: RunLease?
+    /// The reclaim of killed runs' leftovers, started with the lease; close waits for it.
+    var reclaiming: Task<JSONValue, Never>?
+    /// Cleanup or rollback failed to delete something (the lease is then left to go stale).
+    var cleanupLeftSomething = false
     /// Failures that make the restore fail at close (bad image, bad manifest).
     var fatal: [String] = []
     var ignored: [String] = []
@@ -214,10 +220,11 @@ actor RestoreRun {
         file.facts = facts
         file.facts?.extentCheck?.consume(file.buffer[...], at: 0)
         do {
-            let (zone, _) = try placement(for: file.path)
+            let (zone, project) = try placement(for: file.path)
             let family = describe(index: index, volumeID: volumeID).family
             if family == .sbs, let denied = blockDenied { throw denied }
             let store = try await objectStore(for: zone)
+            await startLease(zone: zone, project: project, store: store)
             let key = Naming.restoreStagingPrefix(prefix: config.prefix, runID: runID) + Naming.imageName(index: index, volumeID: volumeID)
             let uploadID = try await CloudFailure.attempt("start the upload of \(file.path) to bucket \(config.bucket)",
                                                           permissionSet: PermissionSet.objectsWrite) {
@@ -402,6 +409,26 @@ actor RestoreRun {
             return .failure(PluginError(.invalidInput, "volume index \(index) is \(entry.id) in instance.json, but the image is of \(volumeID)"))
         }
         return .success(())
+    }
+
+    // MARK: lease and reclaim
+
+    /// Before the first thing this restore creates: take the run lease and
+    /// reclaim, in the background, what killed runs left (never at open).
+    func startLease(zone: Zone, project: String, store: any ObjectStore) async {
+        guard lease == nil else { return }
+        let lease = RunLease(store: store, bucket: config.bucket, prefix: config.prefix,
+                             policy: LeasePolicy(staleAfter: config.reclaimAfter), runID: runID, kind: .restore,
+                             serverID: target?.server.id, zone: zone, project: project)
+        self.lease = lease
+        await lease.acquire()
+        guard !config.keepStaging else { return }
+        var reclaimer = LeftoverReclaimer(compute: session.compute, store: store, zone: zone, bucket: config.bucket,
+                                          prefix: config.prefix, serverID: nil, project: project, currentRunID: runID)
+        reclaimer.policy = LeasePolicy(staleAfter: config.reclaimAfter)
+        reclaimer.poller = poller
+        reclaimer.notifier = notifier
+        reclaiming = Task { await reclaimer.reclaim() }
     }
 
     // MARK: import

@@ -10,13 +10,21 @@ public struct APIClientOptions: Sendable {
     public var transientStateWait: WaitPolicy
     /// The clock every delay is measured on (tests inject a virtual one).
     public var clock: any ScalewayClock
+    /// The API key was created moments ago: `401 denied_authentication`
+    /// (reason `not_found` or `invalid_argument`) and `403 permissions_denied`
+    /// may be IAM propagation and are retried within
+    /// ``RetryPolicy/propagation``'s window (2 minutes by default). An
+    /// expired key is never retried.
+    public var freshCredentials: Bool
 
     public init(retry: RetryPolicy = .api, wait: WaitPolicy = .standard, transferWait: WaitPolicy = .transfer,
-                transientStateWait: WaitPolicy = .transientState, clock: any ScalewayClock = SystemClock()) {
+                transientStateWait: WaitPolicy = .transientState, clock: any ScalewayClock = SystemClock(),
+                freshCredentials: Bool = false) {
         self.retry = retry
         self.wait = wait
         self.transferWait = transferWait
         self.transientStateWait = transientStateWait
         self.clock = clock
+        self.freshCredentials = freshCredentials
     }
 }

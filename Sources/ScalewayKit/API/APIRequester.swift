@@ -71,6 +71,7 @@ final class APIRequester: Sendable {
         var attempt = 1
         let transientStarted = options.clock.now()
         var transientPolls = 0
+        var propagationRetry = 1
         while true {
             try Task.checkCancellation()
             let failure: any Error
@@ -81,6 +82,15 @@ final class APIRequester: Sendable {
                                                   requestID: response.head.requestID, operation: operation)
             } catch let error as TransportError where error.kind != .cancelled {
                 failure = error
+            }
+            // A fresh key refused: IAM may not have propagated it yet (the call was not applied).
+            if options.freshCredentials, let apiError = failure as? ScalewayAPIError, APIRequester.mayBePropagation(apiError),
+               let delay = options.retry.propagation.nextDelay(retry: propagationRetry, elapsed: options.clock.now() - transientStarted) {
+                APIRequester.logger.info("\(operation): \(APIRequester.brief(apiError)) with a fresh API key; IAM may still be "
+                    + "propagating it, retry in \(delay) (propagation retry \(propagationRetry))")
+                try await options.clock.sleep(for: delay)
+                propagationRetry += 1
+                continue
             }
             // transient_state: the resource is busy, the call was not applied; wait it out.
             if let apiError = failure as? ScalewayAPIError, apiError.kind == .transientState {
@@ -112,6 +122,16 @@ final class APIRequester: Sendable {
             return mode == .idempotent || !transport.requestMayHaveBeenSent
         default:
             return false
+        }
+    }
+
+    /// Refusals that IAM propagation of a fresh key explains: unknown key
+    /// or missing permission, never an expired key.
+    static func mayBePropagation(_ error: ScalewayAPIError) -> Bool {
+        switch error.kind {
+        case .deniedAuthentication: error.reason != "expired"
+        case .permissionsDenied: true
+        default: false
         }
     }
 

@@ -27,8 +27,14 @@ extension ObjectStorageClient {
     // MARK: Read
 
     /// HEAD: the object's size, ETag and type. Throws ``S3Error`` `NoSuchKey` when absent.
-    public func headObject(bucket: String, key: String) async throws -> ObjectMetadata {
-        let response = try await execute(Call(method: .head, bucket: bucket, key: key, mode: .idempotent, name: "HeadObject"))
+    ///
+    /// - Parameter recentlyWritten: the object is known to exist (just
+    ///   written, by this client or an export): a 404 or 403 is retried within
+    ///   ``RetryPolicy/propagation``'s window before it is believed. Leave it
+    ///   false to ask whether an object exists.
+    public func headObject(bucket: String, key: String, recentlyWritten: Bool = false) async throws -> ObjectMetadata {
+        let response = try await execute(Call(method: .head, bucket: bucket, key: key, mode: .idempotent, name: "HeadObject",
+                                              recentlyWritten: recentlyWritten))
         guard let length = response.headers["content-length"].flatMap({ Int64($0) }) else {
             throw ObjectStorageIntegrityError("HEAD \(bucket)/\(key) answered without Content-Length")
         }
@@ -48,9 +54,12 @@ extension ObjectStorageClient {
     /// - Parameters:
     ///   - range: the bytes to read; nil for the whole object.
     ///   - ifMatch: an ETag the object must still have (from an earlier HEAD).
+    ///   - recentlyWritten: the object is known to exist (just written): a
+    ///     404 or 403 is retried within ``RetryPolicy/propagation``'s window.
     /// - Returns: the object's metadata (`contentLength` is the whole object's size).
     @discardableResult
     public func getObject(bucket: String, key: String, range: ByteRange? = nil, ifMatch: String? = nil,
+                          recentlyWritten: Bool = false,
                           into sink: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void) async throws -> ObjectMetadata {
         let state = DownloadProgress(etag: ifMatch)
         let firstByte = range?.offset ?? 0
@@ -62,7 +71,8 @@ extension ObjectStorageClient {
                 return meta  // everything arrived before the failure was noticed
             }
             let start = firstByte + delivered
-            var call = Call(method: .get, bucket: bucket, key: key, mode: .idempotent, name: "GetObject")
+            var call = Call(method: .get, bucket: bucket, key: key, mode: .idempotent, name: "GetObject",
+                            recentlyWritten: recentlyWritten)
             if range != nil || delivered > 0 {
                 call.headers.set("Range", ByteRange(offset: start, length: range?.length.map { $0 - delivered }).headerValue)
             }
@@ -108,10 +118,11 @@ extension ObjectStorageClient {
     }
 
     /// Reads a range (or the whole object) into memory. For small reads only:
-    /// use ``getObject(bucket:key:range:ifMatch:into:)`` to stream big ones.
-    public func getObjectBytes(bucket: String, key: String, range: ByteRange? = nil, ifMatch: String? = nil) async throws -> [UInt8] {
+    /// use ``getObject(bucket:key:range:ifMatch:recentlyWritten:into:)`` to stream big ones.
+    public func getObjectBytes(bucket: String, key: String, range: ByteRange? = nil, ifMatch: String? = nil,
+                               recentlyWritten: Bool = false) async throws -> [UInt8] {
         let buffer = ByteAccumulator(reserve: Int(range?.length ?? 0))
-        try await getObject(bucket: bucket, key: key, range: range, ifMatch: ifMatch) { buffer.append($0) }
+        try await getObject(bucket: bucket, key: key, range: range, ifMatch: ifMatch, recentlyWritten: recentlyWritten) { buffer.append($0) }
         return buffer.take()
     }
 

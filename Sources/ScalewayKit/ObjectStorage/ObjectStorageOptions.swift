@@ -1,3 +1,5 @@
+import Foundation
+
 /// How bucket names go into URLs.
 public enum S3AddressingStyle: Sendable, Hashable {
     /// Virtual-host style (`bucket.s3.fr-par.scw.cloud/key`) unless the bucket
@@ -23,11 +25,20 @@ public struct ObjectStorageOptions: Sendable {
     /// Hash in-memory bodies up to this size into `x-amz-content-sha256`;
     /// larger and streamed bodies are sent `UNSIGNED-PAYLOAD` with Content-MD5.
     public var signedPayloadLimit: Int
+    /// The clock retry delays are measured on (tests inject a virtual one).
     public var clock: any ScalewayClock
+    /// The wall clock requests are signed with (`x-amz-date`). Tests inject
+    /// a skewed one to check how a wrong system clock is reported.
+    public var signingClock: @Sendable () -> Date
+    /// The credentials were created moments ago: a 403 `InvalidAccessKeyId`
+    /// or `AccessDenied` may be IAM propagation and is retried within
+    /// ``RetryPolicy/propagation``'s window (give it ``PropagationPolicy/iam``).
+    public var freshCredentials: Bool
 
     public init(addressing: S3AddressingStyle = .automatic, retry: RetryPolicy = .objectStorage,
                 partSize: PartSizePolicy = PartSizePolicy(), uploadConcurrency: Int = 3, downloadConcurrency: Int = 4,
-                downloadRangeSize: Int64 = 16 << 20, signedPayloadLimit: Int = 1 << 20, clock: any ScalewayClock = SystemClock()) {
+                downloadRangeSize: Int64 = 16 << 20, signedPayloadLimit: Int = 1 << 20, clock: any ScalewayClock = SystemClock(),
+                signingClock: @escaping @Sendable () -> Date = { Date() }, freshCredentials: Bool = false) {
         self.addressing = addressing
         self.retry = retry
         self.partSize = partSize
@@ -36,5 +47,7 @@ public struct ObjectStorageOptions: Sendable {
         self.downloadRangeSize = max(1 << 20, downloadRangeSize)
         self.signedPayloadLimit = signedPayloadLimit
         self.clock = clock
+        self.signingClock = signingClock
+        self.freshCredentials = freshCredentials
     }
 }

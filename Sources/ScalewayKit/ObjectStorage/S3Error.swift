@@ -1,6 +1,13 @@
+import Foundation
+
 /// An error answered by Object Storage: the S3 XML
 /// `<Error><Code/><Message/><RequestId/></Error>` document, or for bodiless
 /// answers (HEAD) a code derived from the status.
+///
+/// A bodiless 403 is ambiguous (missing permission, wrong secret, or a
+/// clock too far off): ``ObjectStorageClient`` resolves it from the
+/// response's `Date` header and, failing that, by re-asking with a signed
+/// GET whose XML error names the cause (see ``isCodeInferred``).
 public struct S3Error: Error, Sendable, CustomStringConvertible {
     /// The S3 error code, e.g. `NoSuchKey`, `NoSuchBucket`, `SignatureDoesNotMatch`, `SlowDown`.
     public var code: String
@@ -12,6 +19,13 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     public var key: String?
     /// The call that failed, e.g. `PUT bucket/key (UploadPart 3)`.
     public var operation: String?
+    /// True when ``code`` was derived from the HTTP status because the
+    /// answer had no body (HEAD), rather than read from the server's XML.
+    public var isCodeInferred: Bool = false
+    /// The server's time: the error's `ServerTime`, else the response's `Date` header.
+    public var serverTime: Date?
+    /// When this client signed the request, by its own clock (the error's `RequestTime` otherwise).
+    public var requestTime: Date?
 
     public init(code: String, message: String? = nil, requestID: String? = nil, hostID: String? = nil,
                 httpStatus: Int, bucket: String? = nil, key: String? = nil, operation: String? = nil) {
@@ -20,14 +34,47 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     }
 
     /// Decodes an error response; never fails.
-    static func decode(head: HTTPResponseHead, body: [UInt8], bucket: String?, key: String?, operation: String) -> S3Error {
+    ///
+    /// - Parameter signedAt: when the request was signed (local clock). A
+    ///   bodiless 403 whose `Date` header is more than 15 minutes away from
+    ///   it is reported as `RequestTimeTooSkewed`, as a GET would have said.
+    static func decode(head: HTTPResponseHead, body: [UInt8], bucket: String?, key: String?, operation: String,
+                       signedAt: Date? = nil) -> S3Error {
         let document = body.isEmpty ? nil : S3XMLElement.parse(body)
         let root = document?.name == "Error" ? document : document?.child("Error")
         let code = root?.value("Code") ?? S3Error.code(forStatus: head.status, hasKey: key != nil)
         var message = root?.value("Message")
         if root == nil && !body.isEmpty { message = String(decoding: body.prefix(300), as: UTF8.self) }
-        return S3Error(code: code, message: message, requestID: root?.value("RequestId") ?? head.requestID,
-                       hostID: root?.value("HostId"), httpStatus: head.status, bucket: bucket, key: key, operation: operation)
+        var error = S3Error(code: code, message: message, requestID: root?.value("RequestId") ?? head.requestID,
+                            hostID: root?.value("HostId"), httpStatus: head.status, bucket: bucket, key: key, operation: operation)
+        error.isCodeInferred = root?.value("Code") == nil
+        error.serverTime = root?.value("ServerTime").flatMap(ClockSkew.parse) ?? head.headers["date"].flatMap(ClockSkew.parse)
+        error.requestTime = signedAt ?? root?.value("RequestTime").flatMap(ClockSkew.parse)
+        if error.isCodeInferred, head.status == 403, let offset = error.clockOffset, abs(offset) > ClockSkew.maximum {
+            error.code = "RequestTimeTooSkewed"
+            error.message = "The difference between the request time and the server's time (Date header of the bodiless 403) is too large."
+        }
+        return error
+    }
+
+    /// Local time minus server time when both are known (positive: the
+    /// local clock is ahead).
+    public var clockOffset: TimeInterval? {
+        guard let serverTime, let requestTime else { return nil }
+        return requestTime.timeIntervalSince(serverTime)
+    }
+
+    /// The request was refused because the local clock is too far from the server's.
+    public var isClockSkew: Bool { code == "RequestTimeTooSkewed" }
+
+    /// For a clock skew: "the local clock is 47 min ahead of Object Storage
+    /// (server time ..., local time ...)", or a vaguer sentence when the
+    /// server gave no time.
+    public var clockSkewSummary: String {
+        if let offset = clockOffset, let serverTime, let requestTime {
+            return ClockSkew.sentence(offset: offset, server: serverTime, local: requestTime)
+        }
+        return "the local clock is more than \(Int(ClockSkew.maximum / 60)) min away from Object Storage's"
     }
 
     static func code(forStatus status: Int, hasKey: Bool) -> String {
@@ -69,6 +116,10 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     /// What to do about it.
     public var advice: String {
         switch code {
+        case "RequestTimeTooSkewed":
+            clockSkewSummary.capitalizedFirst + ": synchronise the system clock (NTP: e.g. `timedatectl set-ntp true`, "
+                + "chrony or ntpd) and run again; Object Storage refuses requests signed more than "
+                + "\(Int(ClockSkew.maximum / 60)) min away from its own time."
         case "SignatureDoesNotMatch": "The request signature was refused: check secret_key (it must belong to access_key)."
         case "InvalidAccessKeyId": "The access key is unknown: check access_key."
         case "AccessDenied", "AllAccessDisabled":
@@ -89,6 +140,10 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
         default: "Check the bucket, the key and the credentials."
         }
     }
+}
+
+extension String {
+    var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
 }
 
 /// Object Storage answered something the client cannot use (bad XML, wrong length).

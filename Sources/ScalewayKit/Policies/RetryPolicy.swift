@@ -14,22 +14,31 @@ public struct RetryPolicy: Sendable {
     public var multiplier: Double
     /// Returns a number in [0, 1); injected by tests for deterministic jitter.
     public var random: @Sendable () -> Double
+    /// Retries of refusals eventual consistency explains (an object just
+    /// written answering 404, a fresh key answering 403), for the calls
+    /// that declare them safe. Counted apart from ``maxAttempts``.
+    public var propagation: PropagationPolicy
 
     public init(maxAttempts: Int = 4, initialDelay: Duration = .seconds(2), maxDelay: Duration = .seconds(120),
-                multiplier: Double = 2, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+                multiplier: Double = 2, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+                propagation: PropagationPolicy = .iam) {
         self.maxAttempts = max(1, maxAttempts)
         self.initialDelay = initialDelay
         self.maxDelay = maxDelay
         self.multiplier = multiplier
         self.random = random
+        self.propagation = propagation
     }
 
-    /// Scaleway REST APIs: 3 retries from 2 s, capped at 2 minutes (as the Terraform provider).
+    /// Scaleway REST APIs: 3 retries from 2 s, capped at 2 minutes (as the
+    /// Terraform provider); IAM propagation waited out for 2 minutes.
     public static let api = RetryPolicy()
-    /// Object Storage: more, shorter retries (S3 SlowDown and resets are brief).
-    public static let objectStorage = RetryPolicy(maxAttempts: 6, initialDelay: .milliseconds(500), maxDelay: .seconds(30))
+    /// Object Storage: more, shorter retries (S3 SlowDown and resets are
+    /// brief); read-after-write waited out for 30 s.
+    public static let objectStorage = RetryPolicy(maxAttempts: 6, initialDelay: .milliseconds(500), maxDelay: .seconds(30),
+                                                  propagation: .objectStorage)
     /// No retry at all.
-    public static let none = RetryPolicy(maxAttempts: 1)
+    public static let none = RetryPolicy(maxAttempts: 1, propagation: .none)
 
     /// The delay before retry number `retry` (1 for the first retry):
     /// "equal jitter", half fixed and half random, so delays grow

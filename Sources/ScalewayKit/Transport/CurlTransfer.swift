@@ -177,7 +177,16 @@ final class CurlTransfer: @unchecked Sendable {
 
     private func configureTLS(_ raw: UnsafeMutableRawPointer, check: (CURLcode, String) throws -> Void) throws {
         let tls = configuration.tls
-        if tls.allowUnverifiedLoopback && target.isLoopback {
+        if tls.allowUnverifiedLoopback && target.scheme == "https" {
+            // Refused rather than silently verified: a configuration that asks
+            // to trust anything must not reach a public host at all.
+            guard target.isLoopback else {
+                throw TransportError(kind: .configuration,
+                    message: "TLS verification cannot be switched off for \(target.host): skipping it is allowed for "
+                        + "loopback endpoints only (127.0.0.0/8, ::1, localhost); for another host, trust its certificate "
+                        + "authority with ca_file instead",
+                    host: target.host, requestMayHaveBeenSent: false)
+            }
             try check(ccurl_easy_setopt_long(raw, CURLOPT_SSL_VERIFYPEER, 0), "TLS verification")
             try check(ccurl_easy_setopt_long(raw, CURLOPT_SSL_VERIFYHOST, 0), "TLS host verification")
             return
@@ -287,8 +296,11 @@ final class CurlTransfer: @unchecked Sendable {
             return TransportError(kind: .tls, message: "TLS handshake with \(target.host) failed: \(curlText)",
                                   curlCode: number, host: target.host, requestMayHaveBeenSent: false)
         case CURLE_OPERATION_TIMEDOUT:
-            return TransportError(kind: .timedOut, message: "no progress from \(target.host): \(curlText)",
-                                  curlCode: number, host: target.host)
+            // libcurl reports both timeouts with this code; its text says which.
+            return TransportError(kind: .timedOut,
+                message: "no progress from \(target.host): \(curlText) (connect_timeout \(configuration.connectTimeout.milliseconds / 1000) s, "
+                    + "stall_timeout \(max(1, configuration.lowSpeedTime.milliseconds / 1000)) s below \(configuration.lowSpeedLimit) bytes/s)",
+                curlCode: number, host: target.host)
         case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM:
             return TransportError(kind: .connectionLost, message: "the connection to \(target.host) dropped: \(curlText)",
                                   curlCode: number, host: target.host)

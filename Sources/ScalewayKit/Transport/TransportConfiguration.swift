@@ -1,11 +1,17 @@
 /// Tunables of the libcurl ``Transport``.
 public struct TransportConfiguration: Sendable {
-    /// Maximum time to establish the TCP and TLS connection.
+    /// Maximum time to establish the TCP and TLS connection (config key
+    /// `connect_timeout`; 30 s by default, Go's dial timeout used by
+    /// Scaleway's SDK and CLI).
     public var connectTimeout: Duration
     /// A transfer slower than ``lowSpeedLimit`` bytes/s for ``lowSpeedTime``
     /// is aborted as timed out (this is how a stalled connection is detected
-    /// without capping the duration of a large transfer).
+    /// without capping the duration of a large transfer). The wait for the
+    /// response head counts too. The failure is a ``TransportError`` of kind
+    /// `.timedOut`, retried for idempotent calls.
     public var lowSpeedLimit: Int
+    /// Config key `stall_timeout`; 60 s by default (the AWS CLI's read
+    /// timeout). libcurl counts it in whole seconds (at least 1).
     public var lowSpeedTime: Duration
     /// TLS trust settings.
     public var tls: TLSConfiguration
@@ -16,7 +22,7 @@ public struct TransportConfiguration: Sendable {
     /// Largest body collected in memory when not streamed (JSON, XML, errors).
     public var maxCollectedBodyBytes: Int
 
-    public init(connectTimeout: Duration = .seconds(10),
+    public init(connectTimeout: Duration = .seconds(30),
                 lowSpeedLimit: Int = 1024,
                 lowSpeedTime: Duration = .seconds(60),
                 tls: TLSConfiguration = TLSConfiguration(),
@@ -39,7 +45,9 @@ public struct TransportConfiguration: Sendable {
 /// always trusted; ``extraCAFile`` adds a PEM bundle on top of it (for a
 /// TLS-terminating proxy or the simulator's CA). Verification can only be
 /// skipped for loopback endpoints, and only when ``allowUnverifiedLoopback``
-/// is set: a request to any other host with that flag still verifies.
+/// is set: with that flag, an HTTPS request to any other host is refused
+/// before connecting (``TransportError`` of kind `.configuration` saying
+/// that verification cannot be switched off for that host).
 public struct TLSConfiguration: Sendable, Hashable {
     /// A PEM file of additional trusted CA certificates (config key `ca_file`).
     public var extraCAFile: String?
