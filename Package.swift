@@ -44,7 +44,10 @@ let package = Package(
                 dependencies: ["PluginProtocol", "JSONRPC", "ScalewayKit", "QCOW2", "Crypto", "Logging"]),
         .target(name: "ScalewaySimulator",
                 dependencies: ["CMicroHTTPD", "Crypto", "QCOW2", "Logging"],
-                exclude: ["README.md"]),
+                exclude: ["README.md"],
+                // libmicrohttpd must bind to the simulator's setsockopt (see
+                // HTTP/UncorkedSockets.swift): export it from every binary.
+                linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic-symbol=setsockopt"])]),
 
         // MARK: Executables
         .executableTarget(name: "plakar-scaleway",

@@ -35,6 +35,8 @@ struct cmhd_daemon_config {
     void *completed_cls;
     cmhd_uri_log_callback uri_log;
     void *uri_log_cls;
+    MHD_NotifyConnectionCallback notify_connection; // connection started/closed, NULL = none
+    void *notify_connection_cls;
 };
 
 /// An unescape callback that leaves the text untouched: the simulator keeps
@@ -73,6 +75,9 @@ static inline struct MHD_Daemon *cmhd_start_daemon(const struct cmhd_daemon_conf
         options[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)config->completed, config->completed_cls };
     if (config->uri_log != NULL)
         options[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)config->uri_log, config->uri_log_cls };
+    if (config->notify_connection != NULL)
+        options[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)config->notify_connection,
+                                                config->notify_connection_cls };
     options[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 
     return MHD_start_daemon(config->flags, config->port, NULL, NULL,
@@ -100,6 +105,12 @@ static inline int cmhd_connection_peer(struct MHD_Connection *connection, char *
         return inet_ntop(AF_INET6, &in6->sin6_addr, buffer, (socklen_t)size) == NULL ? -1 : 0;
     }
     return -1;
+}
+
+/// The socket of a connection, or -1.
+static inline int cmhd_connection_fd(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info == NULL ? -1 : info->connect_fd;
 }
 
 /// MHD_CONTENT_READER_END_OF_STREAM / _WITH_ERROR as plain values (macros with casts do not import).

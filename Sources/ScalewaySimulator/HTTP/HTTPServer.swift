@@ -73,6 +73,7 @@ public final class HTTPServer: Sendable {
                 c.access_handler_cls = coreRef
                 c.completed = requestCompletedCallback
                 c.uri_log = uriLogCallback
+                c.notify_connection = UncorkedSockets.notify
                 return cmhd_start_daemon(&c)
             }
         }
