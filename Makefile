@@ -2,7 +2,7 @@
 SWIFT ?= swift
 export PATH := /opt/swift/usr/bin:$(PATH)
 
-.PHONY: setup build release test test-fast bench-client fuzz demo clean
+.PHONY: setup build release test test-fast sanitizers bench-client fuzz demo clean
 
 setup:
 	@bash .ci/setup
@@ -24,6 +24,11 @@ test: setup
 	$(SWIFT) build --build-tests
 	bash bench/fuzz/ci.sh
 	PLAKAR_SCALEWAY_HEAVY=1 $(SWIFT) test --skip-build --skip ThroughputBenchmark --skip "HTTPLoadTests/throughput"
+	bash .ci/sanitizers
+
+## AddressSanitizer (+LeakSanitizer) and ThreadSanitizer over the engine, plugin, QCOW2 and client suites.
+sanitizers: setup
+	bash .ci/sanitizers
 
 ## Fast inner loop: the suites without the heavyweight cases.
 test-fast: setup
