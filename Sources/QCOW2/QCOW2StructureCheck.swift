@@ -60,23 +60,7 @@ public struct QCOW2StructureCheck: Sendable {
     public init(header: QCOW2Header, fileSize: UInt64, virtualSizeRange: ClosedRange<UInt64>? = nil) throws {
         try header.checkPolicy(virtualSizeRange: virtualSizeRange)
         let clusterSize = header.clusterSize
-        let l1Entries = UInt64(header.l1Size)
-        guard l1Entries >= header.requiredL1Size else {
-            throw QCOW2Error.corrupt("l1_size \(l1Entries) is too small for the virtual size \(header.virtualSize) (needs \(header.requiredL1Size))", offset: 36)
-        }
-        let l1Bytes = l1Entries * 8
-        guard l1Bytes <= QCOW2Reader.maximumL1Bytes else {
-            throw QCOW2Error(.unsupportedFeature, "the L1 table of \(l1Bytes) bytes exceeds the 32 MiB limit; the virtual size is too large", offset: 36)
-        }
-        let l1Offset = header.l1TableOffset
-        if l1Entries > 0 {
-            guard l1Offset & (clusterSize - 1) == 0, l1Offset >= clusterSize else {
-                throw QCOW2Error.corrupt("the L1 table offset \(l1Offset) is not a cluster boundary after the header", offset: 40)
-            }
-            guard l1Offset <= fileSize, l1Bytes <= fileSize - l1Offset else {
-                throw QCOW2Error.truncated("the L1 table", needed: l1Offset &+ l1Bytes, available: fileSize)
-            }
-        }
+        let (l1Offset, l1Entries, l1Bytes) = try header.checkedL1Table(fileSize: fileSize)
         let tableOffset = header.refcountTableOffset
         let tableBytes = UInt64(header.refcountTableClusters) * clusterSize
         guard tableOffset & (clusterSize - 1) == 0, tableOffset >= clusterSize else {
