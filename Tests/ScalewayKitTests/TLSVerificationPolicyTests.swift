@@ -10,7 +10,6 @@ import Testing
                       "https://127.example.com/x", "https://10.0.0.1:8443/x", "https://[2001:db8::1]/x"])
     func unverifiedTLSIsRefusedForNonLoopbackHosts(url: String) async throws {
         let transport = try Transport(configuration: TransportConfiguration(tls: TLSConfiguration(allowUnverifiedLoopback: true)))
-        let started = ContinuousClock.now
         let error = await #expect(throws: TransportError.self) {
             _ = try await transport.send(HTTPRequest(method: .get, url: url))
         }
@@ -19,8 +18,12 @@ import Testing
         #expect(error?.description.contains("TLS verification cannot be switched off for") == true, "\(error?.description ?? "")")
         #expect(error?.description.contains("loopback endpoints only") == true)
         #expect(error?.description.contains("ca_file") == true)
-        // Refused up front: no DNS lookup, no connection attempt (this machine has no route to these hosts anyway).
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Refused up front, before any DNS lookup or connection attempt: an
+        // attempt would end in a connection or DNS error (this machine has no
+        // route to these hosts), never in kind `configuration` with
+        // requestMayHaveBeenSent == false. (A wall-clock bound used to say
+        // this too, but it measured how busy the shared test runner's threads
+        // were: 16.5 s beside the other suites on 2 cores.)
     }
 
     @Test func objectStorageWithUnverifiedTLSRefusesAPublicEndpoint() async throws {
