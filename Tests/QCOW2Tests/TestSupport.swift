@@ -64,7 +64,16 @@ final class PipeDrain: @unchecked Sendable {
 /// Runs `qemu-img` and requires success.
 @discardableResult
 func qemuImg(_ arguments: String...) throws -> CommandResult {
-    let result = try run(["qemu-img"] + arguments)
+    var result = try run(["qemu-img"] + arguments)
+    // Creating a LUKS image starts with a PBKDF benchmark that QEMU gives up
+    // on when the machine is too busy to time it ("Unable to get accurate
+    // CPU usage"), as on the shared 2-core CI machine: that, and only that,
+    // is retried.
+    var attempts = 1
+    while result.status != 0, attempts < 5, result.stderr.contains("Unable to get accurate CPU usage") {
+        result = try run(["qemu-img"] + arguments)
+        attempts += 1
+    }
     #expect(result.status == 0, "qemu-img \(arguments.joined(separator: " ")) failed: \(result.stderr) \(result.stdout)")
     return result
 }
