@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 import ScalewayKit
 import ScalewaySimulator
 import Testing

@@ -1,30 +1,31 @@
 import Foundation
 import ScalewayKit
-@testable import ScalewaySimulator
+import ScalewaySimulator
 
 /// An in-process simulator (tiny seed unless told, fast durations) in a
 /// temporary directory, with helpers for its control API and for proving
-/// that nothing leaked. Adapted from ConnectorTests.
-final class SimulatorFixture: @unchecked Sendable {
-    // `@unchecked Sendable`: all stored properties are immutable after init.
-    let sim: Simulator
-    let directory: String
-    let transport: Transport
+/// that nothing leaked.
+///
+/// `@unchecked Sendable`: all stored properties are immutable after init.
+public final class SimulatorFixture: @unchecked Sendable {
+    public let sim: Simulator
+    public let directory: String
+    public let transport: Transport
 
-    init(seed: Seed = .tiny) throws {
-        directory = NSTemporaryDirectory() + "reliability-" + UUID().uuidString
+    public init(seed: Seed = .tiny) throws {
+        directory = NSTemporaryDirectory() + "plakar-scaleway-sim-" + UUID().uuidString
         sim = try Simulator.start(stateDirectory: directory, seed: seed, durations: .fast)
         transport = try Transport()
     }
 
-    func stop() {
+    public func stop() {
         sim.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// A plugin config for key `keyName` (full-access, no-block-storage, expired).
-    func config(location: String = "scaleway-instance://web-01", key keyName: String = "full-access",
-                extra: [String: String] = [:]) -> [String: String] {
+    public func config(location: String = "scaleway-instance://web-01", key keyName: String = "full-access",
+                       extra: [String: String] = [:]) -> [String: String] {
         let key = sim.endpoints.keys.first { $0.name == keyName }!
         var c = ["location": location, "access_key": key.accessKey, "secret_key": key.secretKey,
                  "bucket": sim.endpoints.bucket!, "api_url": sim.endpoints.apiURL,
@@ -33,7 +34,8 @@ final class SimulatorFixture: @unchecked Sendable {
         return c
     }
 
-    func control(_ path: String, method: ScalewayKit.HTTPMethod = .get) async throws -> Any {
+    /// A call to the simulator's API (the `/_sim/` control API above all), decoded.
+    public func control(_ path: String, method: ScalewayKit.HTTPMethod = .get) async throws -> Any {
         let response = try await transport.send(HTTPRequest(method: method, url: sim.endpoints.apiURL + path))
         guard (200..<300).contains(response.status) else {
             throw PluginProcess.RPCError(code: response.status, message: String(decoding: response.body, as: UTF8.self), data: [:])
@@ -41,18 +43,18 @@ final class SimulatorFixture: @unchecked Sendable {
         return try JSONSerialization.jsonObject(with: Data(response.body))
     }
 
-    func state() async throws -> [String: Any] { try await control("/_sim/state") as! [String: Any] }
+    public func state() async throws -> [String: Any] { try await control("/_sim/state") as! [String: Any] }
 
-    func digest(volume id: String) async throws -> String {
+    public func digest(volume id: String) async throws -> String {
         (try await control("/_sim/volumes/\(id)/digest") as! [String: Any])["sha256"] as! String
     }
 
-    func server(named name: String) async throws -> [String: Any]? {
+    public func server(named name: String) async throws -> [String: Any]? {
         (try await state()["servers"] as! [[String: Any]]).first { $0["name"] as? String == name }
     }
 
     /// Volume ids of a server document, by index.
-    static func volumeIDs(_ server: [String: Any]) -> [Int: String] {
+    public static func volumeIDs(_ server: [String: Any]) -> [Int: String] {
         var out: [Int: String] = [:]
         for (k, v) in server["volumes"] as? [String: Any] ?? [:] {
             if let index = Int(k), let id = (v as? [String: Any])?["id"] as? String { out[index] = id }
@@ -60,8 +62,20 @@ final class SimulatorFixture: @unchecked Sendable {
         return out
     }
 
+    /// The whole resource state, for exact before/after comparisons.
+    public func inventory() async throws -> Inventory { Inventory(state: try await state()) }
+
+    /// The ids of the leak-relevant resources: `servers`, `volumes`,
+    /// `snapshots`, `objects` and (multipart) `uploads`.
+    public func resourceIDs() async throws -> [String: Set<String>] {
+        let inventory = try await inventory()
+        return ["servers": inventory.ids("servers"), "volumes": inventory.ids("volumes"),
+                "snapshots": inventory.ids("snapshots"), "objects": inventory.ids("objects"),
+                "uploads": inventory.ids("multipart_uploads")]
+    }
+
     /// Waits (bounded) until `condition` holds on the simulator state.
-    func wait(timeout: Double = 60, _ what: String, until condition: ([String: Any]) -> Bool) async throws {
+    public func wait(timeout: Double = 60, _ what: String, until condition: ([String: Any]) -> Bool) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             if condition(try await state()) { return }
@@ -70,9 +84,21 @@ final class SimulatorFixture: @unchecked Sendable {
         }
     }
 
+    /// The sparse file holding volume `id`'s content.
+    public func volumeFile(_ id: String) -> String { directory + "/account/volumes/\(id).img" }
+
+    /// `qemu-img compare` of a QCOW2 image with volume `id`'s content (fast:
+    /// holes are skipped); returns its status, 0 when they are identical.
+    public func compare(image: Data, withVolume id: String) throws -> Int32 {
+        let qcow = directory + "/check-\(UUID().uuidString).qcow2"
+        defer { try? FileManager.default.removeItem(atPath: qcow) }
+        try image.write(to: URL(fileURLWithPath: qcow))
+        return try runCommand(["qemu-img", "compare", "-q", "-f", "qcow2", "-F", "raw", qcow, volumeFile(id)]).status
+    }
+
     /// Every file under the simulator's object store and upload area: what
     /// a run staged (object names, metadata sidecars, contents, parts).
-    var stagedFiles: [String] {
+    public var stagedFiles: [String] {
         var out: [String] = []
         for sub in ["objects", "uploads"] {
             let root = directory + "/" + sub
