@@ -84,6 +84,16 @@ public final class SimulatorFixture: @unchecked Sendable {
         }
     }
 
+    /// Sets operation durations in seconds, by `/_sim/durations` field (`block_volume_attach`...).
+    public func setDurations(_ durations: [String: Double]) async throws {
+        let body = try JSONSerialization.data(withJSONObject: durations)
+        let response = try await transport.send(HTTPRequest(method: .post, url: sim.endpoints.apiURL + "/_sim/durations",
+                                                            body: .bytes(Array(body))))
+        guard (200..<300).contains(response.status) else {
+            throw PluginProcess.RPCError(code: response.status, message: "POST /_sim/durations: \(String(decoding: response.body, as: UTF8.self))", data: [:])
+        }
+    }
+
     /// The sparse file holding volume `id`'s content.
     public func volumeFile(_ id: String) -> String { directory + "/account/volumes/\(id).img" }
 

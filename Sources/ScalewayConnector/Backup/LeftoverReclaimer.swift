@@ -242,10 +242,7 @@ struct LeftoverReclaimer: Sendable {
             }
             do {
                 try await waitVolumeSettled(family, volume, zone: zone)
-                switch family {
-                case .lSSD: try await compute.deleteInstanceVolume(zone: zone, id: volume.id)
-                case .sbs: try await compute.deleteBlockVolume(zone: zone, id: volume.id)
-                }
+                try await compute.deleteVolume(family, zone: zone, id: volume.id)
                 report.volumes.append(volume.id)
                 logger.info("reclaimed \(family.rawValue) volume \(volume.id) (\(volume.name)) left by restore \(lease.runID)")
             } catch where CloudFailure.isNotFound(error) {
@@ -276,10 +273,7 @@ struct LeftoverReclaimer: Sendable {
         guard volume.status == "creating" || volume.status == "snapshotting" else { return }
         let compute = self.compute
         _ = try await poller.wait(timeout: settleTimeout, describe: "volume \(volume.id) to settle") {
-            switch family {
-            case .lSSD: try await compute.getInstanceVolume(zone: zone, id: volume.id)
-            case .sbs: try await compute.getBlockVolume(zone: zone, id: volume.id)
-            }
+            try await compute.getVolume(family, zone: zone, id: volume.id)
         } until: { (v: CloudVolume) -> Bool? in
             v.status == "creating" || v.status == "snapshotting" ? nil : true
         }
@@ -330,10 +324,7 @@ struct LeftoverReclaimer: Sendable {
                         guard wait else { continue }
                         try await waitSnapshotSettled(family, snapshot.id, zone: zone)
                     }
-                    switch family {
-                    case .lSSD: try await compute.deleteInstanceSnapshot(zone: zone, id: snapshot.id)
-                    case .sbs: try await compute.deleteBlockSnapshot(zone: zone, id: snapshot.id)
-                    }
+                    try await compute.deleteSnapshot(family, zone: zone, id: snapshot.id)
                     report.snapshots.append(snapshot.id)
                     logger.info("reclaimed \(family.rawValue) snapshot \(snapshot.id) (\(snapshot.name))")
                 } catch where CloudFailure.isNotFound(error) {
@@ -347,10 +338,7 @@ struct LeftoverReclaimer: Sendable {
     private func waitSnapshotSettled(_ family: VolumeFamily, _ id: String, zone: Zone) async throws {
         let compute = self.compute
         _ = try await poller.wait(timeout: settleTimeout, describe: "snapshot \(id) to leave its transient state") {
-            switch family {
-            case .lSSD: try await compute.getInstanceSnapshot(zone: zone, id: id)
-            case .sbs: try await compute.getBlockSnapshot(zone: zone, id: id)
-            }
+            try await compute.getSnapshot(family, zone: zone, id: id)
         } until: { (s: CloudSnapshot) -> Bool? in
             Self.transientStates.contains(s.status) ? nil : true
         }

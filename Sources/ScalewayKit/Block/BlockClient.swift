@@ -41,9 +41,7 @@ public final class BlockClient: Sendable {
 
     /// Deletes a volume; a volume already gone counts as deleted.
     public func deleteVolume(zone: Zone, id: String) async throws {
-        do {
-            try await api.callWithoutResult(.delete, "\(Self.base(zone))/volumes/\(id)", retry: .idempotent)
-        } catch let error as ScalewayAPIError where error.isNotFound {}
+        try await api.deleteIgnoringAbsence("\(Self.base(zone))/volumes/\(id)")
     }
 
     /// Polls a volume until its status is in `until` (default `available` or `in_use`); `error` fails.
@@ -87,9 +85,7 @@ public final class BlockClient: Sendable {
 
     /// Deletes a snapshot; a snapshot already gone counts as deleted.
     public func deleteSnapshot(zone: Zone, id: String) async throws {
-        do {
-            try await api.callWithoutResult(.delete, "\(Self.base(zone))/snapshots/\(id)", retry: .idempotent)
-        } catch let error as ScalewayAPIError where error.isNotFound {}
+        try await api.deleteIgnoringAbsence("\(Self.base(zone))/snapshots/\(id)")
     }
 
     /// Starts exporting a snapshot as QCOW2 to `bucket/key`; the snapshot goes
