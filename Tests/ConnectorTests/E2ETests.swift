@@ -46,7 +46,9 @@ final class E2ETests: XCTestCase {
         XCTAssertEqual(afterBackup["snapshots"], before["snapshots"])
         XCTAssertEqual(afterBackup["objects"], before["objects"])
 
-        // Restore as a new instance.
+        // Restore as a new instance. SBS volumes stay `attaching` for 4 s after the
+        // server is created: close must not answer before they are attached.
+        try await fixture.setDurations(["block_volume_attach": 4])
         let (outcomes, closed) = try await driver.restore(files, config: fixture.config(location: "scaleway-instance://"))
         for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
         guard case .ok(let result) = closed else { return XCTFail("close failed: \(closed)") }
@@ -61,6 +63,18 @@ final class E2ETests: XCTestCase {
             let want = try await fixture.digest(volume: original[index]!)
             XCTAssertEqual(got, want, "restored volume \(index)")
         }
+        // Attached, not merely attaching.
+        let volumes = try await fixture.volumes()
+        for (index, id) in restoredVolumes {
+            let volume = try XCTUnwrap(volumes[id])
+            if volume["api"] as? String == "block" {
+                XCTAssertEqual(SimulatorFixture.attachmentStatus(volume), "attached", "restored SBS volume \(index)")
+            }
+        }
+        let entryStates = (restored["volumes"] as? [String: Any] ?? [:]).values.compactMap { ($0 as? [String: Any])?["state"] as? String }
+        XCTAssertFalse(entryStates.contains("attaching"), "\(entryStates)")
+        XCTAssertTrue(volumes.values.filter { $0["api"] as? String == "block" && restoredVolumes.values.contains($0["id"] as! String) }.count >= 1,
+                      "the round trip restored no SBS volume: the attach wait is untested")
         let after = try await fixture.resourceIDs()
         XCTAssertEqual(after["snapshots"], before["snapshots"], "imported snapshots left")
         XCTAssertEqual(after["objects"], before["objects"], "staging objects left")
@@ -119,6 +133,9 @@ final class E2ETests: XCTestCase {
         let unchanged = try await fixture.resourceIDs()
         XCTAssertEqual(unchanged, before)
 
+        // The swap attaches the new SBS volumes (1 s) and detaches the current ones (4 s):
+        // close must wait for both.
+        try await fixture.setDurations(["block_volume_attach": 1, "block_volume_detach": 4])
         let (outcomes, closed) = try await driver.restore(files, config: fixture.config(location: "scaleway-instance://\(webID)",
                                                                                  extra: ["restore_mode": "in_place", "force": "true"]))
         for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
@@ -132,6 +149,15 @@ final class E2ETests: XCTestCase {
         XCTAssertEqual(after["state"] as? String, "running")
         let swapped = SimulatorFixture.volumeIDs(after)
         XCTAssertTrue(Set(swapped.values).isDisjoint(with: kept))
+        // When close answers, the kept SBS volumes are detached and the new ones attached.
+        let documents = try await fixture.volumes()
+        for id in kept where documents[id]?["api"] as? String == "block" {
+            XCTAssertEqual(documents[id]?["status"] as? String, "available", "kept volume \(id) still detaching")
+            XCTAssertNil(SimulatorFixture.attachmentStatus(documents[id] ?? [:]), "kept volume \(id)")
+        }
+        for id in swapped.values where documents[id]?["api"] as? String == "block" {
+            XCTAssertEqual(SimulatorFixture.attachmentStatus(documents[id] ?? [:]), "attached", "swapped-in volume \(id)")
+        }
         for i in 0...2 {
             let got = try await fixture.digest(volume: swapped[i]!)
             XCTAssertEqual(got, wants[i], "volume \(i)")

@@ -80,6 +80,7 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
             s.volumes[data.id] = (data, .sbs, content(2, Int(data.size)))
             s.volumes[fast.id] = (fast, .sbs, content(3, Int(fast.size)))
             s.servers[server.id] = server
+            Self.bindBlockVolumes(&s, server: server.id, from: [:], to: server.volumes)
         }
         return server
     }
@@ -122,7 +123,10 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
         var server = CloudServer(id: newID(), name: request.name, project: request.project, commercialType: request.commercialType,
                                  state: "stopped", zone: zone.name, tags: request.tags)
         server.volumes = entries(request.volumes)
-        state.withLock { $0.servers[server.id] = server }
+        state.withLock { s in
+            s.servers[server.id] = server
+            Self.bindBlockVolumes(&s, server: server.id, from: [:], to: server.volumes)
+        }
         return server
     }
 
@@ -139,15 +143,37 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
         log("PATCH server \(id) volumes \(volumes.count)")
         return try state.withLock { s in
             guard var server = s.servers[id] else { throw CloudError(.notFound, status: 404, message: "not found") }
+            let before = server.volumes
             server.volumes = entries(volumes)
             s.servers[id] = server
+            Self.bindBlockVolumes(&s, server: id, from: before, to: server.volumes)
             return server
         }
     }
 
     func deleteServer(zone: Zone, id: String) async throws {
         log("DELETE server \(id)")
-        state.withLock { _ = $0.servers.removeValue(forKey: id) }
+        state.withLock { s in
+            if let server = s.servers.removeValue(forKey: id) {
+                Self.bindBlockVolumes(&s, server: id, from: server.volumes, to: [:])
+            }
+        }
+    }
+
+    /// SBS volumes leaving a server's map are `available` and unbound, those
+    /// joining it `in_use` and bound to it (at once: the fake has no timed attachments).
+    private static func bindBlockVolumes(_ s: inout State, server: String, from before: [Int: ServerVolumeEntry],
+                                         to after: [Int: ServerVolumeEntry]) {
+        let old = Set(before.values.filter { $0.volumeType == "sbs_volume" }.map(\.id))
+        let new = Set(after.values.filter { $0.volumeType == "sbs_volume" }.map(\.id))
+        for id in old.subtracting(new) where s.volumes[id]?.volume.serverID == server {
+            s.volumes[id]?.volume.serverID = nil
+            s.volumes[id]?.volume.status = "available"
+        }
+        for id in new.subtracting(old) {
+            s.volumes[id]?.volume.serverID = server
+            s.volumes[id]?.volume.status = "in_use"
+        }
     }
 
     func getInstanceVolume(zone: Zone, id: String) async throws -> CloudVolume { try volume(id, .lSSD) }

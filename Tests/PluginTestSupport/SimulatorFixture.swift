@@ -94,6 +94,20 @@ public final class SimulatorFixture: @unchecked Sendable {
         }
     }
 
+    /// The simulator's documents of every volume (`/_sim/state`), by id.
+    public func volumes() async throws -> [String: [String: Any]] {
+        var out: [String: [String: Any]] = [:]
+        for volume in try await state()["volumes"] as? [[String: Any]] ?? [] {
+            if let id = volume["id"] as? String { out[id] = volume }
+        }
+        return out
+    }
+
+    /// The status of a Block volume document's attachment (`attaching`, `attached`, `detaching`), nil when unattached.
+    public static func attachmentStatus(_ volume: [String: Any]) -> String? {
+        (volume["references"] as? [[String: Any]])?.first?["status"] as? String
+    }
+
     /// The sparse file holding volume `id`'s content.
     public func volumeFile(_ id: String) -> String { directory + "/account/volumes/\(id).img" }
 

@@ -223,10 +223,12 @@ struct LeftoverReclaimer: Sendable {
             guard let server = volume.serverID, servers[server] == nil else { continue }
             servers[server] = await isServerOfRun(server, zone: zone, tag: tag, lease: lease)
         }
+        var detachedFrom: Set<String> = []
         for (server, deletable) in servers.sorted(by: { $0.key < $1.key }) where deletable {
             do {
                 // Detach first, so that deleting the server deletes no volume by side effect.
                 _ = try await compute.setServerVolumes(zone: zone, id: server, volumes: [:])
+                detachedFrom.insert(server)
                 try await compute.deleteServer(zone: zone, id: server)
                 report.servers.append(server)
                 logger.info("reclaimed server \(server) left by restore \(lease.runID)")
@@ -242,6 +244,10 @@ struct LeftoverReclaimer: Sendable {
             }
             do {
                 try await waitVolumeSettled(family, volume, zone: zone)
+                if family == .sbs, let server = volume.serverID, detachedFrom.contains(server) {
+                    // Detached with its server above: an SBS volume is `available` only once that settles.
+                    try await poller.waitForDetachment(of: volume.id, zone: zone, compute: compute, timeout: settleTimeout)
+                }
                 try await compute.deleteVolume(family, zone: zone, id: volume.id)
                 report.volumes.append(volume.id)
                 logger.info("reclaimed \(family.rawValue) volume \(volume.id) (\(volume.name)) left by restore \(lease.runID)")

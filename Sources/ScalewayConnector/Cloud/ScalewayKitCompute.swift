@@ -46,7 +46,7 @@ struct ScalewayKitCompute: ComputeAPI {
         for (key, v) in s.volumes ?? [:] {
             guard let index = Int(key) else { continue }
             volumes[index] = ServerVolumeEntry(id: v.id, volumeType: v.volumeType ?? "", name: v.name, size: v.size,
-                                               boot: v.boot ?? false, tags: v.tags ?? [])
+                                               boot: v.boot ?? false, tags: v.tags ?? [], state: v.state)
         }
         server.volumes = volumes
         return server

@@ -3,8 +3,8 @@ import PluginProtocol
 
 /// `close`: wait for the imports, create the volumes, then the server (new
 /// mode), swap the volumes (in_place), or attach/leave them (partial
-/// restore). On success the staging objects and the imported snapshots
-/// are deleted; on failure everything this restore created is rolled back
+/// restore), each time until the SBS attachments have settled. On success
+/// the staging objects and the imported snapshots are deleted; on failure everything this restore created is rolled back
 /// (unless keep_on_failure=true) and nothing that existed before is deleted.
 extension RestoreRun {
     func close() async throws -> JSONValue {
@@ -106,6 +106,7 @@ extension RestoreRun {
                 try await compute.createServer(zone: zone, request)
             }
             ledger.server = server.id
+            try await poller.waitForAttachments(of: server.id, zone: zone, compute: compute, timeout: timeouts.volume)
             if config.startOnRestore { try await power(zone: zone, id: server.id, action: "poweron") }
             return ["status": "restored", "mode": "new", "server": .string(server.id), "name": .string(name),
                     "zone": .string(zone.name), "volumes": volumeList,
@@ -134,10 +135,15 @@ extension RestoreRun {
                 templates[position] = template(created[index]!, name: describe(index: index, volumeID: staged[index]!.volumeID).name)
             }
             let before = server.volumes.values.map(\.id)
+            let detachedSBS = server.volumes.values.filter { $0.volumeType == "sbs_volume" }.map(\.id)
             server = try await CloudFailure.attempt("swap the volumes of instance \(server.id)", permissionSet: PermissionSet.instances) {
                 try await compute.setServerVolumes(zone: targetZone, id: server.id, volumes: templates)
             }
             ledger.detached = before
+            try await poller.waitForAttachments(of: server.id, zone: targetZone, compute: compute, timeout: timeouts.volume)
+            for id in detachedSBS {
+                try await poller.waitForDetachment(of: id, zone: targetZone, compute: compute, timeout: timeouts.volume)
+            }
             if ledger.targetWasRunning || config.startOnRestore {
                 try await power(zone: targetZone, id: server.id, action: "poweron")
                 ledger.targetPoweredOff = false
@@ -167,6 +173,7 @@ extension RestoreRun {
             server = try await CloudFailure.attempt("attach the restored volumes to instance \(server.id)", permissionSet: PermissionSet.instances) {
                 try await compute.setServerVolumes(zone: targetZone, id: server.id, volumes: templates)
             }
+            try await poller.waitForAttachments(of: server.id, zone: targetZone, compute: compute, timeout: timeouts.volume)
             return ["status": "restored", "mode": "volumes", "attached_to": .string(server.id), "zone": .string(targetZone.name),
                     "volumes": volumeList, "snapshots": .array(snapshots.values.map { .string($0.id) })]
         }
@@ -243,6 +250,9 @@ extension RestoreRun {
                              "volumes": .array(ledger.volumes.map { .string($0.id) })]]
         }
         var undone: [JSONValue] = []
+        // SBS volumes detach asynchronously: wait for that before deleting them,
+        // unless what they hang on could not be undone (they would never detach).
+        var detachWillSettle = true
         if let server = ledger.server {
             do {
                 if let s = try? await compute.getServer(zone: zone, id: server), !s.isStopped {
@@ -255,6 +265,7 @@ extension RestoreRun {
             } catch where CloudFailure.isNotFound(error) {
             } catch {
                 cleanupLeftSomething = true
+                detachWillSettle = false
                 undone.append(.string("FAILED to delete server \(server): \(error)"))
             }
         }
@@ -262,18 +273,20 @@ extension RestoreRun {
             do {
                 _ = try await compute.setServerVolumes(zone: targetZone, id: targetServer.id, volumes: original)
                 undone.append(.string("volumes of \(targetServer.id) put back"))
+                try await poller.waitForAttachments(of: targetServer.id, zone: targetZone, compute: compute, timeout: timeouts.volume)
                 if ledger.targetPoweredOff { try await power(zone: targetZone, id: targetServer.id, action: "poweron") }
             } catch {
                 cleanupLeftSomething = true
+                detachWillSettle = false
                 undone.append(.string("FAILED to put back the volumes of \(targetServer.id): \(error)"))
             }
         }
         for volume in ledger.volumes.reversed() {
             do {
-                switch volume.family {
-                case .lSSD: try await compute.deleteInstanceVolume(zone: zone, id: volume.id)
-                case .sbs: try await compute.deleteBlockVolume(zone: zone, id: volume.id)
+                if volume.family == .sbs && detachWillSettle {
+                    try await poller.waitForDetachment(of: volume.id, zone: zone, compute: compute, timeout: timeouts.volume)
                 }
+                try await compute.deleteVolume(volume.family, zone: zone, id: volume.id)
                 undone.append(.string("volume \(volume.id)"))
             } catch where CloudFailure.isNotFound(error) {
             } catch {
