@@ -48,6 +48,7 @@ final class E2ETests: XCTestCase {
 
         // Restore as a new instance. SBS volumes stay `attaching` for 4 s after the
         // server is created: close must not answer before they are attached.
+        let originalTags = try await fixture.volumes().mapValues { $0["tags"] as? [String] ?? [] }
         try await fixture.setDurations(["block_volume_attach": 4])
         let (outcomes, closed) = try await driver.restore(files, config: fixture.config(location: "scaleway-instance://"))
         for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
@@ -63,10 +64,11 @@ final class E2ETests: XCTestCase {
             let want = try await fixture.digest(volume: original[index]!)
             XCTAssertEqual(got, want, "restored volume \(index)")
         }
-        // Attached, not merely attaching.
+        // Attached, not merely attaching; and carrying the original's tags, without the restore tag.
         let volumes = try await fixture.volumes()
         for (index, id) in restoredVolumes {
             let volume = try XCTUnwrap(volumes[id])
+            XCTAssertEqual(volume["tags"] as? [String], originalTags[original[index]!], "tags of restored volume \(index)")
             if volume["api"] as? String == "block" {
                 XCTAssertEqual(SimulatorFixture.attachmentStatus(volume), "attached", "restored SBS volume \(index)")
             }

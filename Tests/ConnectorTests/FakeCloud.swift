@@ -27,6 +27,8 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
         var uploads: [String: (key: String, parts: [Int: [UInt8]])] = [:]
         var calls: [String] = []
         var denyBlock = false
+        /// Volume tag changes fail (a restore must still succeed, keeping the tag).
+        var failTagging = false
         var failExportOfVolume: String?
         var cutReadsAfter: Int?
         var cutsLeft = 0
@@ -223,6 +225,27 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
     func deleteBlockVolume(zone: Zone, id: String) async throws {
         log("DELETE volume \(id)")
         state.withLock { _ = $0.volumes.removeValue(forKey: id) }
+    }
+
+    func setInstanceVolumeTags(zone: Zone, id: String, tags: [String]) async throws { try setTags(id, .lSSD, tags) }
+    func setBlockVolumeTags(zone: Zone, id: String, tags: [String]) async throws {
+        try checkBlock()
+        try setTags(id, .sbs, tags)
+    }
+
+    /// Logged as `TAG volume <id> leases=<phase of every stored lease> from=<old tags>`,
+    /// so tests can tell what the run's lease said when the tags changed.
+    private func setTags(_ id: String, _ family: VolumeFamily, _ tags: [String]) throws {
+        try state.withLock { s in
+            let phases = s.objects.filter { $0.key.contains("/runs/") }.values.map { bytes in
+                ((try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any])?["phase"] as? String ?? "?"
+            }
+            let old = s.volumes[id]?.volume.tags ?? []
+            s.calls.append("TAG volume \(id) leases=\(phases.sorted().joined(separator: ",")) from=\(old.joined(separator: ","))")
+            if s.failTagging { throw CloudError(.server, status: 500, message: "internal error") }
+            guard s.volumes[id]?.family == family else { throw CloudError(.notFound, status: 404, message: "resource is not found") }
+            s.volumes[id]?.volume.tags = tags
+        }
     }
 
     func listInstanceVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {

@@ -17,6 +17,12 @@ extension ComputeAPI {
                         { try await deleteBlockSnapshot(zone: zone, id: id) })
     }
 
+    /// Replaces the tags of a volume of either family.
+    func setVolumeTags(_ family: VolumeFamily, zone: Zone, id: String, tags: [String]) async throws {
+        try await serve(family, { try await setInstanceVolumeTags(zone: zone, id: id, tags: tags) },
+                        { try await setBlockVolumeTags(zone: zone, id: id, tags: tags) })
+    }
+
     /// Runs `instance` for l_ssd (Instance API), `block` for SBS (Block API).
     private func serve<T>(_ family: VolumeFamily, isolation: isolated (any Actor)? = #isolation,
                           _ instance: () async throws -> T, _ block: () async throws -> T) async throws -> T {

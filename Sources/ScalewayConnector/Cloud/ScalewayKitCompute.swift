@@ -138,6 +138,10 @@ struct ScalewayKitCompute: ComputeAPI {
         try await call(zone) { z in try await instance.deleteVolume(zone: z, id: id) }
     }
 
+    func setInstanceVolumeTags(zone: Zone, id: String, tags: [String]) async throws {
+        _ = try await call(zone) { z in try await instance.updateVolumeTags(zone: z, id: id, tags: tags) }
+    }
+
     func listInstanceVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {
         try await call(zone) { z in
             try await instance.listVolumes(zone: z, filter: InstanceListFilter(project: project, tags: tags))
@@ -189,6 +193,10 @@ struct ScalewayKitCompute: ComputeAPI {
 
     func deleteBlockVolume(zone: Zone, id: String) async throws {
         try await call(zone) { z in try await block.deleteVolume(zone: z, id: id) }
+    }
+
+    func setBlockVolumeTags(zone: Zone, id: String, tags: [String]) async throws {
+        _ = try await call(zone) { z in try await block.updateVolumeTags(zone: z, id: id, tags: tags) }
     }
 
     func listBlockVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {

@@ -4,7 +4,8 @@ import PluginProtocol
 /// `close`: wait for the imports, create the volumes, then the server (new
 /// mode), swap the volumes (in_place), or attach/leave them (partial
 /// restore), each time until the SBS attachments have settled. On success
-/// the staging objects and the imported snapshots are deleted; on failure everything this restore created is rolled back
+/// the restore tag is dropped from the new volumes (once the lease says
+/// `assembled`), the staging objects and the imported snapshots are deleted; on failure everything this restore created is rolled back
 /// (unless keep_on_failure=true) and nothing that existed before is deleted.
 extension RestoreRun {
     func close() async throws -> JSONValue {
@@ -56,9 +57,13 @@ extension RestoreRun {
             let result = try await assemble(snapshots: snapshots)
             // From here the volumes and server are the user's: a reclaim must not undo them.
             await lease?.markAssembled()
+            // Only now may the tag that lets a reclaim find them go: dropped earlier, a
+            // kill before `assembled` would leave untagged volumes no reclaim can find.
+            let tagKept = await dropRestoreTags()
             let cleaned = await cleanUp(success: true)
-            return .object((result.objectValue ?? []) + [("cleaned", cleaned),
-                                                         ("duration_ms", .int((ContinuousClock.now - started).milliseconds))])
+            return .object((result.objectValue ?? []) + [("cleaned", cleaned)]
+                           + (tagKept.isEmpty ? [] : [("restore_tag_kept", .array(tagKept.map { .string($0) }))])
+                           + [("duration_ms", .int((ContinuousClock.now - started).milliseconds))])
         } catch {
             let failure = CloudFailure.map(error, action: "restore")
             logger.error("restore failed: \(failure)")
@@ -189,7 +194,7 @@ extension RestoreRun {
                               index: Int) async throws -> CloudVolume {
         let compute = session.compute
         // Tagged at creation, so that a killed restore's volumes are found by its run id.
-        let tags = desc.tags.filter { !$0.hasPrefix("plakar-scaleway-restore=") } + [Naming.restoreTag(runID: runID)]
+        let tags = Self.userTags(desc) + [Naming.restoreTag(runID: runID)]
         switch desc.family {
         case .lSSD:
             let volume = try await CloudFailure.attempt("create l_ssd volume \(desc.name)", permissionSet: PermissionSet.instances) {
@@ -220,6 +225,29 @@ extension RestoreRun {
                 return v.status == "available" ? v : nil
             }
         }
+    }
+
+    /// The original volume's tags, without any restore tag.
+    private static func userTags(_ desc: VolumeDescription) -> [String] {
+        desc.tags.filter { !$0.hasPrefix("plakar-scaleway-restore=") }
+    }
+
+    /// Gives the new volumes back their original tags, without this run's
+    /// restore tag; returns the volumes that keep it (logged, not fatal: the
+    /// tag is inert once the lease is `assembled`).
+    private func dropRestoreTags() async -> [String] {
+        guard let zone else { return [] }
+        var kept: [String] = []
+        for volume in ledger.volumes {
+            let tags = Self.userTags(describe(index: volume.index, volumeID: staged[volume.index]!.volumeID))
+            do {
+                try await session.compute.setVolumeTags(volume.family, zone: zone, id: volume.id, tags: tags)
+            } catch {
+                kept.append(volume.id)
+                logger.warning("volume \(volume.id) keeps its tag \(Naming.restoreTag(runID: runID)): \(error)")
+            }
+        }
+        return kept
     }
 
     /// Sends a power action and waits for its end state.

@@ -34,6 +34,13 @@ public final class BlockClient: Sendable {
         try await api.call(.get, "\(Self.base(zone))/volumes/\(id)", retry: .idempotent, as: BlockVolume.self).0
     }
 
+    /// Replaces a volume's tags (`PATCH /volumes/{id}`).
+    public func updateVolumeTags(zone: Zone, id: String, tags: [String]) async throws -> BlockVolume {
+        struct Body: Encodable, Sendable { var tags: [String] }
+        return try await api.call(.patch, "\(Self.base(zone))/volumes/\(id)", body: Body(tags: tags), retry: .idempotent,
+                                  as: BlockVolume.self).0
+    }
+
     public func listVolumes(zone: Zone, filter: BlockListFilter = BlockListFilter()) async throws -> [BlockVolume] {
         try await api.listAll("\(Self.base(zone))/volumes", query: filter.query, pageSizeName: "page_size",
                               as: VolumesPage.self) { page, _ in (page.volumes, page.total_count) }

@@ -118,6 +118,13 @@ public final class InstanceClient: Sendable {
         }
     }
 
+    /// Replaces a volume's tags (`PATCH /volumes/{id}`).
+    public func updateVolumeTags(zone: Zone, id: String, tags: [String]) async throws -> InstanceVolume {
+        struct Body: Encodable, Sendable { var tags: [String] }
+        return try await api.call(.patch, "\(Self.base(zone))/volumes/\(id)", body: Body(tags: tags), retry: .idempotent,
+                                  as: VolumeEnvelope.self).0.volume
+    }
+
     public func getVolume(zone: Zone, id: String) async throws -> InstanceVolume {
         try await api.call(.get, "\(Self.base(zone))/volumes/\(id)", retry: .idempotent, as: VolumeEnvelope.self).0.volume
     }
