@@ -63,13 +63,8 @@ import Testing
     }
 
     @Test func restoreKilledMidRunIsReclaimedByTheNextRestore() async throws {
-        let fixture = try SimulatorFixture()
+        let (fixture, backup, before) = try await Self.backedUp()
         defer { fixture.stop() }
-        let source = try PluginProcess()
-        let backup = try await SessionDriver.backup(source, fixture.config())
-        source.finish()
-        #expect(backup.errors.isEmpty, "\(backup.errors)")
-        let before = try await fixture.inventory()
 
         // Kill while the second image is arriving: the first is uploaded and
         // importing, the second has a multipart upload open.
@@ -105,6 +100,22 @@ import Testing
         Self.expectReported(expected, by: next)
     }
 
+    /// A simulator whose web-01 is backed up (the files to restore), and its
+    /// inventory after that backup.
+    static func backedUp() async throws -> (fixture: SimulatorFixture, backup: SessionDriver.Outcome, before: Inventory) {
+        let fixture = try SimulatorFixture()
+        do {
+            let source = try PluginProcess()
+            let backup = try await SessionDriver.backup(source, fixture.config())
+            source.finish()
+            #expect(backup.errors.isEmpty, "\(backup.errors)")
+            return (fixture, backup, try await fixture.inventory())
+        } catch {
+            fixture.stop()
+            throw error
+        }
+    }
+
     /// A restore after a killed one: its outcome, its plugin (for what it
     /// reported), and what is left since `before` besides the instance it
     /// legitimately restored (web-01-restored and its volumes).
@@ -137,13 +148,8 @@ import Testing
     /// Killed while `close` assembles: half-restored volumes (one still
     /// being created, tagged with the run) must go too, not only staging.
     @Test func restoreKilledWhileCreatingVolumesIsReclaimedByTheNextRestore() async throws {
-        let fixture = try SimulatorFixture()
+        let (fixture, backup, before) = try await Self.backedUp()
         defer { fixture.stop() }
-        let source = try PluginProcess()
-        let backup = try await SessionDriver.backup(source, fixture.config())
-        source.finish()
-        #expect(backup.errors.isEmpty, "\(backup.errors)")
-        let before = try await fixture.inventory()
         // SBS volume creation slowed down so that the kill lands while one is `creating`.
         try await fixture.setDurations(["block_volume_create": 3])
 
