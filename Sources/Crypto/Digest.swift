@@ -20,6 +20,7 @@ public final class Digest {
     public let algorithm: DigestAlgorithm
 
     public init(_ algorithm: DigestAlgorithm) {
+        OpenSSLLibrary.initialize()
         self.algorithm = algorithm
         guard let ctx = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed: out of memory") }
         context = ctx
@@ -75,6 +76,7 @@ public enum HMAC {
     /// Computes HMAC-SHA256 of `message` under `key`.
     public static func sha256<K: Sequence, M: Sequence>(key: K, message: M) -> [UInt8]
     where K.Element == UInt8, M.Element == UInt8 {
+        OpenSSLLibrary.initialize()
         let keyBytes = Array(key)
         let messageBytes = Array(message)
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
@@ -132,6 +134,7 @@ public enum Hex {
 /// Cryptographically secure random bytes from OpenSSL.
 public enum SecureRandom {
     public static func bytes(_ count: Int) -> [UInt8] {
+        OpenSSLLibrary.initialize()
         var out = [UInt8](repeating: 0, count: count)
         precondition(RAND_bytes(&out, Int32(count)) == 1, "RAND_bytes failed")
         return out
@@ -139,4 +142,7 @@ public enum SecureRandom {
 }
 
 /// The linked libcrypto's version string, e.g. "OpenSSL 3.0.19 ...".
-public var openSSLVersion: String { String(cString: copenssl_version_text()) }
+public var openSSLVersion: String {
+    OpenSSLLibrary.initialize()
+    return String(cString: copenssl_version_text())
+}

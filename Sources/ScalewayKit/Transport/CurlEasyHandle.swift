@@ -1,4 +1,5 @@
 import CCurl
+import Crypto
 
 /// Owns one libcurl easy handle, and with it that handle's connection cache.
 ///
@@ -18,9 +19,15 @@ final class CurlEasyHandle: @unchecked Sendable {
 }
 
 /// libcurl's process-wide initialisation, done once before the first handle.
+///
+/// OpenSSL is initialised first, by ``OpenSSLLibrary``, so that libcurl's own
+/// `OPENSSL_init_ssl` finds it initialised without an atexit cleanup (which
+/// would free OpenSSL's state under transfer threads still running at exit).
+/// `curl_global_cleanup` is never called, for the same reason.
 enum CurlGlobal {
     private static let initialized: Bool = {
-        curl_global_init(ccurl_global_default()) == CURLE_OK
+        OpenSSLLibrary.initialize()
+        return curl_global_init(ccurl_global_default()) == CURLE_OK
     }()
 
     static func ensureInitialized() {

@@ -13,16 +13,19 @@ PLAN.json:
 Route responses are served in order; the last one repeats. An object serves
 byte i = (i * 31 + seed) % 251, honours Range (206 + Content-Range) unless
 ignore_range, and for the k-th GET with drop_after[k] defined, sends the
-headers and that many body bytes, then resets the connection. "slow" sends
+headers and that many body bytes, waits until the client acknowledged them,
+then resets the connection. "slow" sends
 one byte every 0.2 s and logs {"method": "DISCONNECTED", "headers": {"time"}}
 when the client goes away. Every request is appended to LOG.jsonl as
 {"method", "path", "query", "headers", "body"}.
 """
+import fcntl
 import json
 import socket
 import ssl
 import struct
 import sys
+import termios
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +38,24 @@ COUNTERS = {}
 
 
 PERIODS = {}
+
+
+def wait_until_acknowledged(sock, timeout=30.0):
+    """Waits until the client's kernel has acknowledged every byte written.
+
+    An abortive close (the RST below) discards whatever still sits in this
+    socket's send queue, so without this wait the number of body bytes the
+    client gets before the reset would depend on how fast it reads (a client
+    under ThreadSanitizer got fewer than drop_after). Bytes the client's
+    kernel acknowledged are delivered to it before the reset's error. The
+    kernel has no event for an empty send queue: SIOCOUTQ (TIOCOUTQ) is
+    polled, bounded by `timeout`, after which the reset goes out anyway."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+        if queued == 0:
+            return
+        time.sleep(0.001)
 
 
 def content(seed, start, end):
@@ -127,6 +148,7 @@ class Handler(BaseHTTPRequestHandler):
         if drop is not None:
             self.wfile.write(content(seed, start, min(end, start + drop)))
             self.wfile.flush()
+            wait_until_acknowledged(self.connection)
             # RST instead of FIN: the client sees a reset mid-body.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
