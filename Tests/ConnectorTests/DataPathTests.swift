@@ -91,9 +91,9 @@ final class DataPathTests: XCTestCase {
 
     func testMultipartStreamRefillsTheBuffersOfUploadedParts() async throws {
         let store = CopyingStore()
-        // 8 MiB parts: 3 buffer slots, so the 3rd part's flush waits for the
+        // 5 MiB parts: 3 buffer slots, so the 3rd part's flush waits for the
         // 1st upload, whose buffer the 4th part then refills (deterministic).
-        let part = 8 << 20
+        let part = 5 << 20
         let image = Self.pattern(4 * part + 5, seed: 5)
         let stream = MultipartStream(store: store, bucket: "b", key: "k", uploadID: "u", partSize: part)
         var offset = 0
@@ -118,7 +118,8 @@ final class DataPathTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(slots, 2, "one part fills while one uploads")
             XCTAssertLessThanOrEqual(slots * part, max(MultipartStream.partMemoryBudget, 2 * part), "image of \(image) bytes")
         }
-        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 8 * mib), 3, "8 MiB parts: 2 uploads in flight")
+        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 5 * mib), 3, "5 MiB parts (images up to 5 GB): 2 uploads in flight")
+        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 8 * mib), 2, "8 MiB parts (images of 8 GB): 1 upload in flight")
         XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 17 * mib), 2, "the 17 MiB parts of a 16 GiB image")
     }
 

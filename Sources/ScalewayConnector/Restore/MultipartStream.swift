@@ -6,14 +6,21 @@ import PluginProtocol
 /// Bytes are gathered into parts of ``partSize``; a full part is uploaded
 /// in the background while the next fills. Memory is a fixed budget, not a
 /// function of the image size: ``bufferSlots(forPartSize:)`` part buffers
-/// (one filling, the rest uploading), ``partMemoryBudget`` in all. Small
-/// parts get more uploads in flight (8 MiB parts: 2 uploading while the
-/// third fills), the large parts of a big image fewer (17 MiB parts at
-/// 16 GiB: 1), never fewer than one uploading while the next fills.
+/// (one filling, the rest uploading), ``partMemoryBudget`` in all. Parts are
+/// as small as Scaleway allows (5 MiB, or size/1000 for images above 5 GB),
+/// so that the budget holds 2 uploads in flight while the third part fills;
+/// the large parts of a big image get fewer (17 MiB parts at 16 GiB: 1),
+/// never fewer than one uploading while the next fills.
 /// The budget is what the plugin's 64 MiB peak-RSS target leaves: the
-/// process idles at 27 MiB, `write` lines and their decoded bytes take about
-/// 10 MiB more; a 40 MiB budget (4 x 8 MiB in flight) measured 92 MiB peak
-/// against 76 MiB for 24 MiB, for no clear gain in upload time on 2 cores.
+/// process's libraries take about 36 MiB resident and the `write` lines
+/// and decoded chunks in flight about 10 MiB more. Measured on a 1 GiB
+/// restore (peak RSS): 8 MiB parts in a 24 MiB budget 76-78 MiB, in a
+/// 16 MiB budget (1 in flight) 70 MiB; 5 MiB parts in 16 MiB (2 in flight)
+/// 67 MiB, at the same plugin CPU per GB (3.0-3.1 s, loaded machine).
+///
+/// Each part's integrity comes from its SHA-256, signed in the request
+/// (ScalewayKit's `uploadPart`): the store refuses a part whose bytes are
+/// not the ones hashed.
 ///
 /// Part buffers are reused: an uploaded part's array comes back to the
 /// pool and the next part fills it in place, so the steady state allocates
@@ -22,7 +29,7 @@ import PluginProtocol
 /// `abort` cancels and deletes the upload (S3 bills incomplete uploads).
 final class MultipartStream: Sendable {
     /// Bytes of part buffers one stream may hold (filling + uploading).
-    static let partMemoryBudget = 24 << 20
+    static let partMemoryBudget = 16 << 20
     static let maxAttempts = 5
 
     /// Part buffers for parts of `partSize` bytes: as many as the budget
@@ -44,15 +51,16 @@ final class MultipartStream: Sendable {
     let partSize: Int
     private let state: StreamState
 
-    /// Part size for an object of `size` bytes: at least 8 MiB and at least
-    /// size/1000 (Scaleway allows 1000 parts), rounded up to whole MiB.
-    /// Unknown sizes (-1) use 64 MiB parts (objects up to 64 GB).
+    /// Part size for an object of `size` bytes: at least 5 MiB (Scaleway's
+    /// minimum part) and at least size/1000 (Scaleway allows 1000 parts),
+    /// rounded up to whole MiB. Unknown sizes (-1) use 64 MiB parts (objects
+    /// up to 64 GB).
     static func partSize(forObjectSize size: Int64) -> Int {
         let mib = 1 << 20
         guard size > 0 else { return 64 * mib }
         let minimum = (size + 999) / 1000
         let rounded = Int((minimum + Int64(mib) - 1) / Int64(mib)) * mib
-        return max(8 * mib, rounded)
+        return max(5 * mib, rounded)
     }
 
     init(store: any ObjectStore, bucket: String, key: String, uploadID: String, partSize: Int) {

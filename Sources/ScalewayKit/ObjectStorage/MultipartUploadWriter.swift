@@ -16,8 +16,9 @@ import Logging
 /// }
 /// ```
 ///
-/// - Bytes accumulate into the current part; a full part is uploaded in the
-///   background (Content-MD5, retried on failure) while the next one fills.
+/// - Bytes accumulate into the current part, hashed (SHA-256) as they are
+///   copied in; a full part is uploaded in the background (its hash signed,
+///   retried on failure) while the next one fills.
 ///   At most ``ObjectStorageOptions/uploadConcurrency`` parts are in flight,
 ///   and fewer when parts are large: the part buffers (in flight + filling)
 ///   stay within ``partMemoryBudget`` whenever two parts fit in it, so
@@ -124,7 +125,7 @@ public actor MultipartUploadWriter {
             if uploadID == nil {
                 let last = buffer ?? PartBuffer(capacity: 1)
                 let result = try await client.putObject(bucket: bucket, key: key, body: last.body, contentType: contentType,
-                                                        contentMD5: last.md5())
+                                                        payloadSHA256: last.seal())
                 buffer = nil
                 try await client.verifyLength(bucket: bucket, key: key, expected: total)
                 state = .finished
@@ -189,9 +190,10 @@ public actor MultipartUploadWriter {
             currentPartSize = Self.partSize(policy: client.options.partSize, expectedSize: expectedSize, partNumber: nextPartNumber)
             buffer = nil
             let client = client, bucket = bucket, key = key, uploadID = uploadID!
+            let sha256 = part.seal()
             inFlight.append((number, part, Task {
                 try await client.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: number,
-                                            body: part.body, contentMD5: part.md5())
+                                            body: part.body, payloadSHA256: sha256)
             }))
         } catch {
             try await fail(error)

@@ -22,8 +22,10 @@ public struct ObjectStorageOptions: Sendable {
     public var downloadConcurrency: Int
     /// Size of one range of a parallel download.
     public var downloadRangeSize: Int64
-    /// Hash in-memory bodies up to this size into `x-amz-content-sha256`;
-    /// larger and streamed bodies are sent `UNSIGNED-PAYLOAD` with Content-MD5.
+    /// Hash in-memory bodies up to this size into `x-amz-content-sha256`
+    /// when the caller gives no hash; larger and streamed bodies are then
+    /// sent `UNSIGNED-PAYLOAD` with Content-MD5. Multipart parts always carry
+    /// their SHA-256, whatever their size.
     public var signedPayloadLimit: Int
     /// The clock retry delays are measured on (tests inject a virtual one).
     public var clock: any ScalewayClock
