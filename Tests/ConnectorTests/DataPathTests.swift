@@ -1,4 +1,6 @@
+import Crypto
 import PluginProtocol
+import class ScalewayKit.PartBuffer
 import Synchronization
 import XCTest
 @testable import ScalewayConnector
@@ -67,8 +69,7 @@ final class DataPathTests: XCTestCase {
         await reader.cancelAll()
     }
 
-    /// A store that keeps a copy of each part and lets go of the buffer, as
-    /// the real one does once the request is sent.
+    /// A store that keeps a copy of each part, as the server does.
     final class CopyingStore: ObjectStore, @unchecked Sendable {
         let parts = Mutex<[Int: [UInt8]]>([:])
         func bucketRegion(_ bucket: String) async throws -> String { "fr-par" }
@@ -78,8 +79,9 @@ final class DataPathTests: XCTestCase {
         func listObjects(bucket: String, prefix: String) async throws -> [ObjectFacts] { [] }
         func deleteObject(bucket: String, key: String) async throws {}
         func createMultipartUpload(bucket: String, key: String, contentType: String) async throws -> String { "u" }
-        func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, bytes: [UInt8]) async throws -> String {
-            let copy = bytes.withUnsafeBufferPointer { [UInt8]($0) }
+        func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, part: PartBuffer) async throws -> String {
+            XCTAssertEqual(part.sha256, Digest.sha256(part.bytes), "the part is sealed with the hash of its bytes")
+            let copy = Array(part.bytes)
             parts.withLock { $0[partNumber] = copy }
             return "etag-\(partNumber)"
         }

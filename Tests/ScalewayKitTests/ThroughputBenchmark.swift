@@ -69,7 +69,7 @@ struct ThroughputBenchmark {
         let upload = try await writer.finish()
         let uploadTime = ContinuousClock.now - started
         let uploadPeak = Self.rss().peak
-        Self.report("upload (writer, default 8 MiB parts, 3 in flight): \(Self.rate(size, uploadTime)), \(upload.partCount) parts, peak RSS \(uploadPeak >> 20) MiB")
+        Self.report("upload (writer, default 8 MiB parts, 2 in flight): \(Self.rate(size, uploadTime)), \(upload.partCount) parts, peak RSS \(uploadPeak >> 20) MiB")
         #expect(upload.size == size)
 
         // Download as one stream into a counting sink.

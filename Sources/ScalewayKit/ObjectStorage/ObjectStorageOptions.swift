@@ -15,8 +15,10 @@ public struct ObjectStorageOptions: Sendable {
     /// Retries of failed requests; also bounds the resumptions of a GET.
     public var retry: RetryPolicy
     public var partSize: PartSizePolicy
-    /// Parts uploaded at once by uploads and ``MultipartUploadWriter``. Memory
-    /// of a writer is about (uploadConcurrency + 1) parts.
+    /// Parts uploaded at once by uploads and ``MultipartUploadWriter``. A
+    /// writer holds at most this many plus the part filling, and no more than
+    /// ``MultipartUploadWriter/partMemoryBudget`` of parts (2 in flight with
+    /// 8 MiB parts).
     public var uploadConcurrency: Int
     /// Ranges fetched at once by parallel downloads.
     public var downloadConcurrency: Int

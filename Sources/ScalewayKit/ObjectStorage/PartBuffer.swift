@@ -14,17 +14,20 @@ import Foundation
 /// is computed as the bytes are copied in, while they are still in the
 /// cache, instead of in a second pass over the whole part before it is sent.
 ///
-/// `@unchecked Sendable` invariant: the writer fills the buffer and calls
+/// Filled by a ``PartPipeline``; an upload reads ``bytes`` (or ``body``)
+/// and ``sha256``.
+///
+/// `@unchecked Sendable` invariant: the pipeline fills the buffer and calls
 /// ``seal()``, then hands it to one upload task, which only reads it (bytes
-/// and the sealed hash). The writer writes to it again (``reset()``, then
+/// and the sealed hash). The pipeline writes to it again (``reset()``, then
 /// ``append(_:)``) only after that task has finished.
-final class PartBuffer: @unchecked Sendable {
-    let capacity: Int
-    private(set) var count = 0
+public final class PartBuffer: @unchecked Sendable {
+    public let capacity: Int
+    public private(set) var count = 0
     private let base: UnsafeMutableRawPointer
     private var digest = Digest(.sha256)
-    /// The SHA-256 of the bytes, once ``seal()`` has been called.
-    private(set) var sha256: [UInt8]?
+    /// The SHA-256 of the bytes, once the pipeline has sealed the part.
+    public private(set) var sha256: [UInt8]?
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -66,10 +69,11 @@ final class PartBuffer: @unchecked Sendable {
         return value
     }
 
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    /// The part's bytes (valid while the buffer is alive and not refilled).
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// The buffer as a request body (read on the transfer thread, never copied whole).
-    var body: HTTPRequestBody {
+    public var body: HTTPRequestBody {
         .stream(length: Int64(count)) { PartBufferReader(buffer: self) }
     }
 }
