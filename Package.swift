@@ -56,15 +56,17 @@ let package = Package(
         .executableTarget(name: "refhost", dependencies: ["JSONRPC", "Logging"]),
 
         // MARK: Tests
+        .target(name: "PluginTestSupport", dependencies: ["JSONRPC", "ScalewayKit", "ScalewaySimulator"],
+                path: "Tests/PluginTestSupport"),
         .testTarget(name: "SmokeTests", dependencies: ["CCurl", "Crypto"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
-        .testTarget(name: "PluginTests", dependencies: ["PluginProtocol", "JSONRPC"]),
+        .testTarget(name: "PluginTests", dependencies: ["PluginProtocol", "JSONRPC", "PluginTestSupport"]),
         .testTarget(name: "QCOW2Tests", dependencies: ["QCOW2", "Crypto"]),
         .testTarget(name: "ScalewayKitTests", dependencies: ["ScalewayKit", "ScalewaySimulator", "Crypto"], exclude: ["Support"]),
         .testTarget(name: "SimulatorTests", dependencies: ["ScalewaySimulator", "Crypto", "QCOW2"]),
         .testTarget(name: "ReliabilityTests",
-                    dependencies: ["ScalewaySimulator", "ScalewayKit", "JSONRPC", "Crypto"]),
+                    dependencies: ["ScalewaySimulator", "ScalewayKit", "JSONRPC", "Crypto", "PluginTestSupport"]),
         .testTarget(name: "ConnectorTests",
-                    dependencies: ["ScalewayConnector", "ScalewaySimulator", "ScalewayKit", "PluginProtocol", "JSONRPC", "QCOW2", "Crypto"]),
+                    dependencies: ["ScalewayConnector", "ScalewaySimulator", "ScalewayKit", "PluginProtocol", "JSONRPC", "QCOW2", "Crypto", "PluginTestSupport"]),
     ]
 )

@@ -2,10 +2,25 @@
 /// `=` padding) — the encoding of every byte on the protocol's data path.
 ///
 /// Encoding maps 12 bits at a time through a 4096-entry table of character
-/// pairs and handles 6 input bytes per step with one unaligned 64-bit load
-/// and one 64-bit store. Decoding maps each character through four
-/// pre-shifted tables whose invalid entries set a flag bit above the 24 data
-/// bits, so one comparison per 4 characters validates the input.
+/// pairs (8 KiB, stays in L1) and handles 12 input bytes per step: two
+/// unaligned 64-bit loads and eight 16-bit stores of table entries.
+/// Decoding maps two characters at a time through a 65536-entry table of
+/// 12-bit values (128 KiB, stays in L2) and handles 8 characters per step:
+/// one 64-bit load, four lookups, one 64-bit store. Invalid pairs map to a
+/// flag bit that is OR-ed across the whole input and tested once at the end,
+/// so the loop has no branch per character group.
+///
+/// Why these shapes (measured per core, release build, 1 MiB buffers, CPU
+/// time on the shared 2-core machine): the earlier 6-byte encode step
+/// combined four lookups into one 64-bit store, 2.0-2.4 GB/s; separate
+/// 16-bit stores of 12 bytes per step cut the shifts and ORs, 2.2-3.5 GB/s.
+/// The earlier decode read one character per load through four 1 KiB
+/// tables and branched on every 4 characters, 1.1-1.25 GB/s; the pair
+/// table halves the lookups, 1.6 GB/s. SIMD would do better still (AVX2
+/// codecs reach 10+ GB/s) but Swift has neither byte-shuffle intrinsics nor
+/// per-function target features, and the package builds for baseline
+/// x86-64 (SSE2, no `pshufb`), where a vector version needs more
+/// instructions than these tables.
 ///
 /// Decoding is strict: the length must be a multiple of 4, padding may only
 /// end the input (at most two `=`), and any byte outside the alphabet
@@ -43,6 +58,21 @@ public enum Base64 {
     /// One table per position in a quad: the 6-bit value already shifted.
     private static let decodeTables: [UInt32] = decodeTable(shift: 18) + decodeTable(shift: 12) + decodeTable(shift: 6) + decodeTable(shift: 0)
 
+    /// Flag of an invalid pair in ``pairValues`` (above the 12 data bits).
+    private static let invalidPair: UInt16 = 0x8000
+
+    /// For two characters read as a little-endian 16-bit value (first
+    /// character in the low byte), their 12 data bits, or ``invalidPair``.
+    private static let pairValues: [UInt16] = {
+        var value = [Int](repeating: -1, count: 256)
+        for (index, char) in alphabet.enumerated() { value[Int(char)] = index }
+        return (0..<65536).map { pair in
+            let first = value[pair & 0xFF]
+            let second = value[pair >> 8]
+            return first < 0 || second < 0 ? invalidPair : UInt16(first << 6 | second)
+        }
+    }()
+
     // MARK: Encoding
 
     /// Encodes `input` into `output`, which must have room for
@@ -55,7 +85,23 @@ public enum Base64 {
             let t = table.baseAddress!
             var i = 0
             var o = 0
-            // 6 bytes -> 8 characters per step; the 8-byte load needs 2 bytes of slack.
+            // 12 bytes -> 16 characters per step: two 8-byte loads (the second
+            // needs 2 bytes of slack), each entry stored where it goes.
+            while i + 14 <= n {
+                let w = UInt64(bigEndian: src.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                let x = UInt64(bigEndian: src.loadUnaligned(fromByteOffset: i + 6, as: UInt64.self))
+                output.storeBytes(of: t[Int(truncatingIfNeeded: w >> 52)].littleEndian, toByteOffset: o, as: UInt16.self)
+                output.storeBytes(of: t[Int(truncatingIfNeeded: (w >> 40) & 0xFFF)].littleEndian, toByteOffset: o + 2, as: UInt16.self)
+                output.storeBytes(of: t[Int(truncatingIfNeeded: (w >> 28) & 0xFFF)].littleEndian, toByteOffset: o + 4, as: UInt16.self)
+                output.storeBytes(of: t[Int(truncatingIfNeeded: (w >> 16) & 0xFFF)].littleEndian, toByteOffset: o + 6, as: UInt16.self)
+                output.storeBytes(of: t[Int(truncatingIfNeeded: x >> 52)].littleEndian, toByteOffset: o + 8, as: UInt16.self)
+                output.storeBytes(of: t[Int(truncatingIfNeeded: (x >> 40) & 0xFFF)].littleEndian, toByteOffset: o + 10, as: UInt16.self)
+                output.storeBytes(of: t[Int(truncatingIfNeeded: (x >> 28) & 0xFFF)].littleEndian, toByteOffset: o + 12, as: UInt16.self)
+                output.storeBytes(of: t[Int(truncatingIfNeeded: (x >> 16) & 0xFFF)].littleEndian, toByteOffset: o + 14, as: UInt16.self)
+                i += 12
+                o += 16
+            }
+            // 6 bytes -> 8 characters; the 8-byte load needs 2 bytes of slack.
             while i + 8 <= n {
                 let w = UInt64(bigEndian: src.loadUnaligned(fromByteOffset: i, as: UInt64.self))
                 let a = UInt64(t[Int(truncatingIfNeeded: (w >> 52) & 0xFFF)])
@@ -132,15 +178,37 @@ public enum Base64 {
         }
         let outCount = decodedCount(characterCount: n, padding: padding)
         var failure: DecodingError? = nil
-        // 4 bytes of slack let every quad be stored as one 32-bit write.
+        // 4 bytes of slack let every quad be stored as one 32-bit write, and
+        // every 8 characters as one 64-bit write (6 bytes + 2 of slack).
         let result = [UInt8](unsafeUninitializedCapacity: outCount + 4) { buffer, initialized in
             let dst = UnsafeMutableRawPointer(buffer.baseAddress!)
+            let fullQuads = padding == 0 ? n / 4 : n / 4 - 1
+            var i = 0
+            var o = 0
+            var q = 0
+            // 8 characters -> 6 bytes per step through the pair table; the
+            // validity flags are collected and tested once after the loop.
+            pairValues.withUnsafeBufferPointer { table in
+                let t = table.baseAddress!
+                var flags: UInt16 = 0
+                while q + 2 <= fullQuads {
+                    let w = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                    let a = t[Int(truncatingIfNeeded: w & 0xFFFF)]
+                    let b = t[Int(truncatingIfNeeded: (w >> 16) & 0xFFFF)]
+                    let c = t[Int(truncatingIfNeeded: (w >> 32) & 0xFFFF)]
+                    let d = t[Int(truncatingIfNeeded: w >> 48)]
+                    flags |= a | b | c | d
+                    let bits = UInt64(a) << 36 | UInt64(b) << 24 | UInt64(c) << 12 | UInt64(d)
+                    dst.storeBytes(of: (bits << 16).bigEndian, toByteOffset: o, as: UInt64.self)
+                    i += 8
+                    o += 6
+                    q += 2
+                }
+                if flags & invalidPair != 0 { failure = locateInvalid(src, from: 0, count: n) }
+            }
+            if failure != nil { return }
             decodeTables.withUnsafeBufferPointer { tables in
                 let t = tables.baseAddress!
-                let fullQuads = padding == 0 ? n / 4 : n / 4 - 1
-                var i = 0
-                var o = 0
-                var q = 0
                 while q < fullQuads {
                     let x = t[Int(src.load(fromByteOffset: i, as: UInt8.self))]
                         | t[256 + Int(src.load(fromByteOffset: i + 1, as: UInt8.self))]

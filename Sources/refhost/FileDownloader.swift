@@ -47,6 +47,13 @@ struct FileDownloader: Sendable {
         var written: Int64 = 0    // bytes stored, in order
         var requested: Int64 = 0  // next offset to ask for
         var sawEOF = false
+        // Where this thread's time goes once the first answer is in (before
+        // it, the plugin may still be staging the file): waiting for answers
+        // means the plugin is the slower side; decoding and writing the copy
+        // means refhost is. Printed to stderr at the end.
+        var waiting: Duration = .zero
+        var storing: Duration = .zero
+        let clock = ContinuousClock()
         // With a known size, read ahead up to `window` chunks; otherwise one at a time.
         let known = entry.size >= 0 ? entry.size : nil
         while !sawEOF {
@@ -60,7 +67,11 @@ struct FileDownloader: Sendable {
                 requested += Int64(length)
             }
             let head = queue.removeFirst()
+            let waitStart = clock.now
             let response = try client.wait(head.ticket, method: "read")
+            let storeStart = clock.now
+            if written > 0 { waiting += storeStart - waitStart }
+            defer { storing += clock.now - storeStart }
             let data = try response.base64Member(["result", "data"])
             guard let eof = response.result?["eof"]?.boolValue else {
                 throw RPCError.protocolViolation("read answered without eof")
@@ -87,6 +98,10 @@ struct FileDownloader: Sendable {
         }
         if let known, written != known {
             throw RPCError.protocolViolation("listed with size \(known) but \(written) bytes were read before eof")
+        }
+        if written >= 64 << 20 {
+            reporter.say("read \(path): \(written) bytes; waited \(Int(waiting / .milliseconds(1))) ms for answers, "
+                + "\(Int(storing / .milliseconds(1))) ms decoding and writing")
         }
         return written
     }

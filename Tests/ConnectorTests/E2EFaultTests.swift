@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 import ScalewaySimulator
 import XCTest
 
@@ -13,7 +14,7 @@ final class E2EFaultTests: XCTestCase {
     func testRateLimitStormsAndCutDownloadsStillGiveExactImages() async throws {
         let web = try await fixture.server(named: "web-01")!
         let ids = SimulatorFixture.volumeIDs(web)
-        let before = try await fixture.inventory()
+        let before = try await fixture.resourceIDs()
         // A reproducible tenth of the API calls answer 429 (the client retries 3 times, the
         // pollers keep polling); three image downloads are cut mid-body and resume.
         fixture.sim.faults.install(FaultRule(service: "api", action: .rateLimit, count: nil, probability: 0.1, seed: 7))
@@ -28,13 +29,13 @@ final class E2EFaultTests: XCTestCase {
         let image = files.first { $0.path == "/volumes/0-\(ids[0]!).qcow2" }!
         try await e2e.assertImage(image.bytes, holdsVolume: ids[0]!)
         fixture.sim.faults.clear()
-        let after = try await fixture.inventory()
+        let after = try await fixture.resourceIDs()
         XCTAssertEqual(after["snapshots"], before["snapshots"])
         XCTAssertEqual(after["objects"], before["objects"])
     }
 
     func testExportEndingInErrorFailsPreciselyAndCleansUp() async throws {
-        let before = try await fixture.inventory()
+        let before = try await fixture.resourceIDs()
         fixture.sim.faults.install(FaultRule(service: "api", method: "POST", pathContains: "/export", action: .asyncError, count: 1))
         let plugin = try PluginProcess()
         defer { plugin.finish() }
@@ -57,20 +58,20 @@ final class E2EFaultTests: XCTestCase {
         } catch let error as PluginProcess.RPCError {
             XCTAssertTrue(error.message.contains("backup incomplete"), error.message)
         }
-        let after = try await fixture.inventory()
+        let after = try await fixture.resourceIDs()
         XCTAssertEqual(after["snapshots"], before["snapshots"], "temporary snapshots left")
         XCTAssertEqual(after["objects"], before["objects"], "staging objects left")
     }
 
     func testStdinEOFCleansUp() async throws {
-        let before = try await fixture.inventory()
+        let before = try await fixture.resourceIDs()
         let plugin = try PluginProcess()
         _ = try await plugin.call("open", ["protocol": "scaleway-instance", "mode": "importer",
                                            "config": fixture.config(location: "scaleway-instance://web-01")])
         _ = try await plugin.call("list")
         // The host dies: stdin closes without close. The plugin must clean up before exiting.
         plugin.finish()
-        let after = try await fixture.inventory()
+        let after = try await fixture.resourceIDs()
         XCTAssertEqual(after["snapshots"], before["snapshots"], "temporary snapshots left after EOF")
         XCTAssertEqual(after["objects"], before["objects"], "staging objects left after EOF")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 import XCTest
 
 /// End to end: the BUILT `plakar-scaleway` binary over pipes, against an
@@ -22,7 +23,7 @@ final class E2ETests: XCTestCase {
     func testBackupThenRestoreRoundTrip() async throws {
         let web = try await fixture.server(named: "web-01")!
         let original = SimulatorFixture.volumeIDs(web)
-        let before = try await fixture.inventory()
+        let before = try await fixture.resourceIDs()
 
         let (files, summary, progress) = try await driver.backup(fixture.config(location: "scaleway-instance://web-01"))
         XCTAssertEqual(summary["status"] as? String, "ok")
@@ -41,11 +42,14 @@ final class E2ETests: XCTestCase {
         let operations = Set(progress.compactMap { $0["operation"] as? String })
         XCTAssertTrue(operations.isSuperset(of: ["snapshot", "export", "ready"]), "\(operations)")
         // Nothing temporary remains.
-        let afterBackup = try await fixture.inventory()
+        let afterBackup = try await fixture.resourceIDs()
         XCTAssertEqual(afterBackup["snapshots"], before["snapshots"])
         XCTAssertEqual(afterBackup["objects"], before["objects"])
 
-        // Restore as a new instance.
+        // Restore as a new instance. SBS volumes stay `attaching` for 4 s after the
+        // server is created: close must not answer before they are attached.
+        let originalTags = try await fixture.volumes().mapValues { $0["tags"] as? [String] ?? [] }
+        try await fixture.setDurations(["block_volume_attach": 4])
         let (outcomes, closed) = try await driver.restore(files, config: fixture.config(location: "scaleway-instance://"))
         for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
         guard case .ok(let result) = closed else { return XCTFail("close failed: \(closed)") }
@@ -60,7 +64,20 @@ final class E2ETests: XCTestCase {
             let want = try await fixture.digest(volume: original[index]!)
             XCTAssertEqual(got, want, "restored volume \(index)")
         }
-        let after = try await fixture.inventory()
+        // Attached, not merely attaching; and carrying the original's tags, without the restore tag.
+        let volumes = try await fixture.volumes()
+        for (index, id) in restoredVolumes {
+            let volume = try XCTUnwrap(volumes[id])
+            XCTAssertEqual(volume["tags"] as? [String], originalTags[original[index]!], "tags of restored volume \(index)")
+            if volume["api"] as? String == "block" {
+                XCTAssertEqual(SimulatorFixture.attachmentStatus(volume), "attached", "restored SBS volume \(index)")
+            }
+        }
+        let entryStates = (restored["volumes"] as? [String: Any] ?? [:]).values.compactMap { ($0 as? [String: Any])?["state"] as? String }
+        XCTAssertFalse(entryStates.contains("attaching"), "\(entryStates)")
+        XCTAssertTrue(volumes.values.filter { $0["api"] as? String == "block" && restoredVolumes.values.contains($0["id"] as! String) }.count >= 1,
+                      "the round trip restored no SBS volume: the attach wait is untested")
+        let after = try await fixture.resourceIDs()
         XCTAssertEqual(after["snapshots"], before["snapshots"], "imported snapshots left")
         XCTAssertEqual(after["objects"], before["objects"], "staging objects left")
         XCTAssertEqual(after["uploads"], [], "multipart uploads left")
@@ -109,15 +126,18 @@ final class E2ETests: XCTestCase {
         let (files, _, _) = try await driver.backup(fixture.config(location: "scaleway-instance://web-01"))
 
         // web-01 is running: refused at open without force, nothing touched.
-        let before = try await fixture.inventory()
+        let before = try await fixture.resourceIDs()
         let (_, refused) = try await driver.restore(files, config: fixture.config(location: "scaleway-instance://\(webID)",
                                                                           extra: ["restore_mode": "in_place"]))
         guard case .failed(let refusal) = refused else { return XCTFail("in-place restore of a running instance accepted") }
         XCTAssertEqual(refusal.kind, "state")
         XCTAssertTrue(refusal.message.contains("running"), refusal.message)
-        let unchanged = try await fixture.inventory()
+        let unchanged = try await fixture.resourceIDs()
         XCTAssertEqual(unchanged, before)
 
+        // The swap attaches the new SBS volumes (1 s) and detaches the current ones (4 s):
+        // close must wait for both.
+        try await fixture.setDurations(["block_volume_attach": 1, "block_volume_detach": 4])
         let (outcomes, closed) = try await driver.restore(files, config: fixture.config(location: "scaleway-instance://\(webID)",
                                                                                  extra: ["restore_mode": "in_place", "force": "true"]))
         for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
@@ -125,12 +145,21 @@ final class E2ETests: XCTestCase {
         XCTAssertEqual(result["mode"] as? String, "in_place")
         let kept = Set(result["detached_and_kept"] as? [String] ?? [])
         XCTAssertEqual(kept, Set(original.values))
-        let volumes = try await fixture.inventory()["volumes"]!
+        let volumes = try await fixture.resourceIDs()["volumes"]!
         XCTAssertTrue(kept.isSubset(of: volumes), "a detached volume was deleted")
         let after = try await fixture.server(named: "web-01")!
         XCTAssertEqual(after["state"] as? String, "running")
         let swapped = SimulatorFixture.volumeIDs(after)
         XCTAssertTrue(Set(swapped.values).isDisjoint(with: kept))
+        // When close answers, the kept SBS volumes are detached and the new ones attached.
+        let documents = try await fixture.volumes()
+        for id in kept where documents[id]?["api"] as? String == "block" {
+            XCTAssertEqual(documents[id]?["status"] as? String, "available", "kept volume \(id) still detaching")
+            XCTAssertNil(SimulatorFixture.attachmentStatus(documents[id] ?? [:]), "kept volume \(id)")
+        }
+        for id in swapped.values where documents[id]?["api"] as? String == "block" {
+            XCTAssertEqual(SimulatorFixture.attachmentStatus(documents[id] ?? [:]), "attached", "swapped-in volume \(id)")
+        }
         for i in 0...2 {
             let got = try await fixture.digest(volume: swapped[i]!)
             XCTAssertEqual(got, wants[i], "volume \(i)")
@@ -173,7 +202,7 @@ final class E2ETests: XCTestCase {
             ("backing file", try qemuImage(["-b", base, "-F", "qcow2", "$OUT"]), "backing_file"),
             ("zstd", try qemuImage(["-o", "compression_type=zstd", "$OUT", "1G"]), "zstd"),
         ]
-        let before = try await fixture.inventory()
+        let before = try await fixture.resourceIDs()
         for (what, bytes, reason) in cases {
             var bad = image
             bad.bytes = Data(bytes)
@@ -184,7 +213,7 @@ final class E2ETests: XCTestCase {
             XCTAssertTrue(error.message.contains(reason), "\(what): \(error.message)")
             XCTAssertEqual(error.kind, "invalid_input", what)
             guard case .failed = closed else { XCTFail("\(what): close succeeded"); continue }
-            let after = try await fixture.inventory()
+            let after = try await fixture.resourceIDs()
             XCTAssertEqual(after, before, "\(what): something was left behind")
         }
     }
@@ -206,7 +235,7 @@ final class E2ETests: XCTestCase {
         var sidecar = files.first { $0.path == "/volumes/2-\(id).json" }!
         sidecar.path = "/2-\(id).json"
         image.path = "/2-\(id).qcow2"
-        let before = try await fixture.inventory()
+        let before = try await fixture.resourceIDs()
         let (outcomes, closed) = try await driver.restore([sidecar, image], config: fixture.config(location: "scaleway-instance://"))
         for (path, outcome) in outcomes { if case .failed(let e) = outcome { XCTFail("\(path): \(e)") } }
         guard case .ok(let result) = closed else { return XCTFail("close failed: \(closed)") }
@@ -215,7 +244,7 @@ final class E2ETests: XCTestCase {
         XCTAssertEqual(created.count, 1)
         let got = try await fixture.digest(volume: created[0])
         XCTAssertEqual(got, want)
-        let after = try await fixture.inventory()
+        let after = try await fixture.resourceIDs()
         XCTAssertEqual(after["volumes"], before["volumes"]!.union(created))
         XCTAssertEqual(after["snapshots"], before["snapshots"])
         XCTAssertEqual(after["objects"], before["objects"])

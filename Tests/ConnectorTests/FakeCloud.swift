@@ -28,6 +28,8 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
         var uploads: [String: (key: String, parts: [Int: [UInt8]])] = [:]
         var calls: [String] = []
         var denyBlock = false
+        /// Volume tag changes fail (a restore must still succeed, keeping the tag).
+        var failTagging = false
         var failExportOfVolume: String?
         var cutReadsAfter: Int?
         var cutsLeft = 0
@@ -81,6 +83,7 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
             s.volumes[data.id] = (data, .sbs, content(2, Int(data.size)))
             s.volumes[fast.id] = (fast, .sbs, content(3, Int(fast.size)))
             s.servers[server.id] = server
+            Self.bindBlockVolumes(&s, server: server.id, from: [:], to: server.volumes)
         }
         return server
     }
@@ -123,7 +126,10 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
         var server = CloudServer(id: newID(), name: request.name, project: request.project, commercialType: request.commercialType,
                                  state: "stopped", zone: zone.name, tags: request.tags)
         server.volumes = entries(request.volumes)
-        state.withLock { $0.servers[server.id] = server }
+        state.withLock { s in
+            s.servers[server.id] = server
+            Self.bindBlockVolumes(&s, server: server.id, from: [:], to: server.volumes)
+        }
         return server
     }
 
@@ -140,15 +146,37 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
         log("PATCH server \(id) volumes \(volumes.count)")
         return try state.withLock { s in
             guard var server = s.servers[id] else { throw CloudError(.notFound, status: 404, message: "not found") }
+            let before = server.volumes
             server.volumes = entries(volumes)
             s.servers[id] = server
+            Self.bindBlockVolumes(&s, server: id, from: before, to: server.volumes)
             return server
         }
     }
 
     func deleteServer(zone: Zone, id: String) async throws {
         log("DELETE server \(id)")
-        state.withLock { _ = $0.servers.removeValue(forKey: id) }
+        state.withLock { s in
+            if let server = s.servers.removeValue(forKey: id) {
+                Self.bindBlockVolumes(&s, server: id, from: server.volumes, to: [:])
+            }
+        }
+    }
+
+    /// SBS volumes leaving a server's map are `available` and unbound, those
+    /// joining it `in_use` and bound to it (at once: the fake has no timed attachments).
+    private static func bindBlockVolumes(_ s: inout State, server: String, from before: [Int: ServerVolumeEntry],
+                                         to after: [Int: ServerVolumeEntry]) {
+        let old = Set(before.values.filter { $0.volumeType == "sbs_volume" }.map(\.id))
+        let new = Set(after.values.filter { $0.volumeType == "sbs_volume" }.map(\.id))
+        for id in old.subtracting(new) where s.volumes[id]?.volume.serverID == server {
+            s.volumes[id]?.volume.serverID = nil
+            s.volumes[id]?.volume.status = "available"
+        }
+        for id in new.subtracting(old) {
+            s.volumes[id]?.volume.serverID = server
+            s.volumes[id]?.volume.status = "in_use"
+        }
     }
 
     func getInstanceVolume(zone: Zone, id: String) async throws -> CloudVolume { try volume(id, .lSSD) }
@@ -198,6 +226,27 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
     func deleteBlockVolume(zone: Zone, id: String) async throws {
         log("DELETE volume \(id)")
         state.withLock { _ = $0.volumes.removeValue(forKey: id) }
+    }
+
+    func setInstanceVolumeTags(zone: Zone, id: String, tags: [String]) async throws { try setTags(id, .lSSD, tags) }
+    func setBlockVolumeTags(zone: Zone, id: String, tags: [String]) async throws {
+        try checkBlock()
+        try setTags(id, .sbs, tags)
+    }
+
+    /// Logged as `TAG volume <id> leases=<phase of every stored lease> from=<old tags>`,
+    /// so tests can tell what the run's lease said when the tags changed.
+    private func setTags(_ id: String, _ family: VolumeFamily, _ tags: [String]) throws {
+        try state.withLock { s in
+            let phases = s.objects.filter { $0.key.contains("/runs/") }.values.map { bytes in
+                ((try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any])?["phase"] as? String ?? "?"
+            }
+            let old = s.volumes[id]?.volume.tags ?? []
+            s.calls.append("TAG volume \(id) leases=\(phases.sorted().joined(separator: ",")) from=\(old.joined(separator: ","))")
+            if s.failTagging { throw CloudError(.server, status: 500, message: "internal error") }
+            guard s.volumes[id]?.family == family else { throw CloudError(.notFound, status: 404, message: "resource is not found") }
+            s.volumes[id]?.volume.tags = tags
+        }
     }
 
     func listInstanceVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {

@@ -198,39 +198,73 @@ final class RunLeaseTests: XCTestCase {
         let cloud = FakeCloud()
         cloud.seedWeb01()
         let files = try await RestoreFlowTests.backup(cloud)
-        var c = ConfigTests.base
-        c["location"] = "scaleway-instance://"
-        let exporter = ScalewayExporter(config: try ConnectorConfig.parse(c, role: .exporter), session: cloud,
-                                        notifier: RecordingNotifier(), checkHeader: QCOW2HeaderCheck.check, poller: fast)
-        func write(_ files: ArraySlice<(path: String, info: FileInfo, bytes: [UInt8])>) async throws {
-            for file in files {
-                try await exporter.beginFile(path: file.path, info: file.info)
-                if !file.bytes.isEmpty { try await exporter.writeChunk(path: file.path, offset: 0, bytes: file.bytes) }
-                let outcome = try await exporter.finishFile(path: file.path)
-                XCTAssertNil(outcome.error, file.path)
-            }
-        }
+        let exporter = try restoreExporter(cloud)
         _ = try await exporter.open()
         XCTAssertFalse(cloud.objectKeys.contains { $0.hasPrefix("plakar-scaleway/runs/") }, "open took a lease")
         // Every file but the last: the restore is under way and holds its lease.
-        try await write(files.dropLast())
+        try await write(files.dropLast(), to: exporter)
         let leases = cloud.objectKeys.filter { $0.hasPrefix("plakar-scaleway/runs/") }
         XCTAssertEqual(leases.count, 1)
         let record = try RunLeaseRecord.decode(try XCTUnwrap(cloud.object(leases[0])))
         XCTAssertEqual(record.kind, .restore)
         XCTAssertEqual(record.phase, .running)
-        try await write(files.suffix(1))
+        try await write(files.suffix(1), to: exporter)
         let summary = try await exporter.close()
         XCTAssertEqual(summary["status"], "restored")
         XCTAssertNotNil(summary["reclaimed_leftovers"])
         let serverID = try XCTUnwrap(summary["server"]?.stringValue)
         let server = try await cloud.getServer(zone: zone, id: serverID)
         XCTAssertEqual(server.tags, ["web", "prod"], "the restored instance carries the original tags only")
+        // Tagged at creation; the tag is dropped only once the lease says `assembled`
+        // (before, a kill would leave volumes that no reclaim could find).
+        let tag = Naming.restoreTag(runID: record.runID)
+        let tagging = cloud.calls.filter { $0.hasPrefix("TAG volume") }
         for entry in server.volumes.values {
             let tags = cloud.state.withLock { $0.volumes[entry.id]?.volume.tags } ?? []
-            XCTAssertTrue(tags.contains(Naming.restoreTag(runID: record.runID)), "volume \(entry.id) untagged: \(tags)")
+            XCTAssertFalse(tags.contains(tag), "volume \(entry.id) keeps the restore tag: \(tags)")
+            let change = tagging.filter { $0.hasPrefix("TAG volume \(entry.id) ") }
+            XCTAssertEqual(change.count, 1, "\(tagging)")
+            XCTAssertTrue(change.first?.contains(" leases=assembled ") ?? false, "tag dropped before the lease said assembled: \(change)")
+            XCTAssertTrue(change.first?.contains(tag) ?? false, "volume \(entry.id) was not tagged at creation: \(change)")
         }
+        XCTAssertNil(summary["restore_tag_kept"])
         XCTAssertTrue(cloud.objectKeys.isEmpty, "left after close: \(cloud.objectKeys)")
+    }
+
+    /// Dropping the tag is bookkeeping: when it fails the restore still
+    /// succeeds, and says which volumes keep the (now inert) tag.
+    func testARestoreWhoseTagCannotBeDroppedStillSucceeds() async throws {
+        let cloud = FakeCloud()
+        cloud.seedWeb01()
+        let files = try await RestoreFlowTests.backup(cloud)
+        let exporter = try restoreExporter(cloud)
+        _ = try await exporter.open()
+        try await write(files[...], to: exporter)
+        cloud.state.withLock { $0.failTagging = true }
+        let summary = try await exporter.close()
+        XCTAssertEqual(summary["status"], "restored")
+        let server = try await cloud.getServer(zone: zone, id: try XCTUnwrap(summary["server"]?.stringValue))
+        let kept = Set(summary["restore_tag_kept"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        XCTAssertEqual(kept, Set(server.volumes.values.map(\.id)))
+        XCTAssertTrue(cloud.objectKeys.isEmpty, "left after close: \(cloud.objectKeys)")
+    }
+
+    /// An exporter restoring a new instance from `cloud`.
+    func restoreExporter(_ cloud: FakeCloud) throws -> ScalewayExporter {
+        var c = ConfigTests.base
+        c["location"] = "scaleway-instance://"
+        return ScalewayExporter(config: try ConnectorConfig.parse(c, role: .exporter), session: cloud,
+                                notifier: RecordingNotifier(), checkHeader: QCOW2HeaderCheck.check, poller: fast)
+    }
+
+    /// Writes each file in one chunk, as the host would; every file must be accepted.
+    func write(_ files: ArraySlice<(path: String, info: FileInfo, bytes: [UInt8])>, to exporter: ScalewayExporter) async throws {
+        for file in files {
+            try await exporter.beginFile(path: file.path, info: file.info)
+            if !file.bytes.isEmpty { try await exporter.writeChunk(path: file.path, offset: 0, bytes: file.bytes) }
+            let outcome = try await exporter.finishFile(path: file.path)
+            XCTAssertNil(outcome.error, file.path)
+        }
     }
 
     func testAConcurrentLiveBackupIsLeftAlone() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 import ScalewayKit
 import ScalewaySimulator
 import XCTest
@@ -15,7 +16,7 @@ final class TimeoutE2ETests: XCTestCase {
     func testStalledDownloadIsCutAtStallTimeoutAndResumed() async throws {
         let web = try await fixture.server(named: "web-01")!
         let ids = SimulatorFixture.volumeIDs(web)
-        let before = try await fixture.inventory()
+        let before = try await fixture.resourceIDs()
         // One image download stalls mid-body for a minute: far past the 2 s stall_timeout.
         let rule = fixture.sim.faults.install(FaultRule(service: "s3", method: "GET", pathContains: ".qcow2", action: .stall,
                                                         afterBytes: 100_000, seconds: 60, count: 1))
@@ -32,13 +33,13 @@ final class TimeoutE2ETests: XCTestCase {
             try await e2e.assertImage(image.bytes, holdsVolume: id)
         }
         fixture.sim.faults.clear()
-        let after = try await fixture.inventory()
+        let after = try await fixture.resourceIDs()
         XCTAssertEqual(after["snapshots"], before["snapshots"])
         XCTAssertEqual(after["objects"], before["objects"])
     }
 
     func testSnapshotSlowerThanSnapshotTimeoutNamesTheKey() async throws {
-        let before = try await fixture.inventory()
+        let before = try await fixture.resourceIDs()
         // Snapshots take 6 s from now on (both spellings: the simulator ignores unknown fields).
         let body = Array(#"{"instanceSnapshot": 6, "blockSnapshot": 6, "instance_snapshot": 6, "block_snapshot": 6}"#.utf8)
         let set = try await fixture.transport.send(HTTPRequest(method: .post, url: fixture.sim.endpoints.apiURL + "/_sim/durations",
@@ -63,7 +64,7 @@ final class TimeoutE2ETests: XCTestCase {
         XCTAssertTrue(messages.contains { $0.contains("gave up waiting for") && $0.contains("after 1s (the limit set by snapshot_timeout)") },
                       "\(messages)")
         XCTAssertTrue(errors.contains { ($0.data["hint"] as? String ?? "").contains("raise snapshot_timeout") }, "\(errors)")
-        let after = try await fixture.inventory()
+        let after = try await fixture.resourceIDs()
         XCTAssertEqual(after["snapshots"], before["snapshots"], "temporary snapshots left")
         XCTAssertEqual(after["objects"], before["objects"], "staging objects left")
     }

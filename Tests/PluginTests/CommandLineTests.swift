@@ -1,11 +1,12 @@
 import Foundation
+import PluginTestSupport
 import JSONRPC
 import Testing
 
 /// --help, --version, --manifest: manifest.json is the one source of truth.
 @Suite struct CommandLineTests {
     private func run(_ arguments: [String]) throws -> (status: Int32, stdout: Data) {
-        let plugin = try PluginProcess(arguments: arguments, environment: [:])
+        let plugin = try PluginProcess(arguments: arguments)
         plugin.closeInput()
         let lines = try plugin.remainingLines()
         let status = try plugin.waitForExit()
@@ -72,7 +73,7 @@ import Testing
             .filter { $0.hasPrefix("{\"jsonrpc\"") && $0.contains("memory-test") || $0.hasPrefix("{\"jsonrpc\":\"2.0\",\"id\":") && !$0.contains("result") }
             .prefix(4)
         #expect(requests.count == 4)
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         for line in requests { plugin.send(line) }
         plugin.closeInput()
         let answers = try plugin.remainingLines().map { try JSONParser.parse($0) }.filter { $0["id"] != nil }

@@ -1,11 +1,12 @@
 import Foundation
+import PluginTestSupport
 import JSONRPC
 import Testing
 
 /// Concurrency, cancellation and shutdown, through the real binary.
 @Suite(.serialized) struct ConcurrencyTests {
     @Test func aSlowReadDoesNotHoldUpFastOnesAndCancellationAnswersIt() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("importer", ["files": "/slow.bin:100,/fast.bin:100", "slow_read": "/slow.bin:60000"]))
         #expect(try plugin.nextMessage()["result"]?["origin"] == "memory-test")
         plugin.request(2, "read", ["path": "/slow.bin", "offset": 0, "length": 10])
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test func responsesComeOutOfOrderWhenTheFirstRequestIsSlower() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("importer", ["files": "/slow.bin:10,/fast.bin:10", "slow_read": "/slow.bin:2000"]))
         _ = try plugin.nextMessage()
         plugin.request(2, "read", ["path": "/slow.bin", "offset": 0, "length": 10])
@@ -51,7 +52,7 @@ import Testing
     }
 
     @Test func cancellingASlowListStopsItAndReadsWaitingForItAreAnswered() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("importer", ["list_delay_ms": "600000"]))
         _ = try plugin.nextMessage()
         plugin.request(2, "list")
@@ -73,7 +74,7 @@ import Testing
     @Test func endOfInputLetsReceivedRequestsFinishThenClosesTheConnector() throws {
         let marker = temporaryPath("close-marker")
         defer { try? FileManager.default.removeItem(atPath: marker) }
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         // The whole session at once, then EOF: barriers keep it in order.
         plugin.request(1, "open", openParams("importer", ["close_marker": marker, "list_delay_ms": "50"]))
         plugin.request(2, "list")
@@ -93,7 +94,7 @@ import Testing
     @Test func endOfInputWithNoGraceCancelsWorkAndStillCleansUp() throws {
         let marker = temporaryPath("close-marker")
         defer { try? FileManager.default.removeItem(atPath: marker) }
-        let plugin = try PluginProcess(arguments: ["--eof-grace", "0"])
+        let plugin = try PluginProcess(arguments: ["--eof-grace", "0"], testConnector: true)
         plugin.request(1, "open", openParams("importer", ["close_marker": marker, "list_delay_ms": "600000"]))
         _ = try plugin.response(1)
         plugin.request(2, "list")
@@ -108,7 +109,7 @@ import Testing
     func terminationSignalCancelsWorkClosesTheConnectorAndExitsZero(signal: Int32) throws {
         let marker = temporaryPath("close-marker")
         defer { try? FileManager.default.removeItem(atPath: marker) }
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("exporter", ["close_marker": marker, "write_delay_ms": "600000"]))
         _ = try plugin.response(1)
         plugin.request(2, "write", ["path": "/a.bin", "offset": 0, "data": "YWJj", "eof": false,
@@ -127,7 +128,7 @@ import Testing
     @Test func aClosedStdoutEndsThePluginCleanly() throws {
         let marker = temporaryPath("close-marker")
         defer { try? FileManager.default.removeItem(atPath: marker) }
-        let plugin = try PluginProcess(withoutReader: true)
+        let plugin = try PluginProcess(testConnector: true, withoutReader: true)
         // open succeeds, then its answer meets EPIPE: the plugin cancels the
         // slow list, closes the connector and exits, though stdin stays open.
         plugin.request(1, "open", openParams("importer", ["close_marker": marker, "list_delay_ms": "600000"]))

@@ -1,11 +1,12 @@
 import Foundation
+import PluginTestSupport
 import JSONRPC
 import Testing
 
 /// Every error code, through the real binary.
 @Suite(.serialized) struct ErrorCodeTests {
     @Test func garbageThenUnknownMethodIsParseErrorThenMethodNotFoundAndExitZero() throws {
-        let plugin = try PluginProcess(environment: [:])
+        let plugin = try PluginProcess()
         plugin.write(Array("garbage\n{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"nope\"}\n".utf8))
         plugin.closeInput()
         let first = try plugin.nextMessage()
@@ -19,7 +20,7 @@ import Testing
     }
 
     @Test func protocolErrorsAreAnsweredAndServingGoesOn() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         let cases: [(line: String, code: Int, id: JSONValue)] = [
             (#"{"jsonrpc":"2.0","id":1,"method":"ping""#, -32700, .number("1")),   // id recovered before the syntax error
             ("\u{FF}\u{FE}", -32700, .null),
@@ -72,7 +73,7 @@ import Testing
     }
 
     @Test func invalidParamsNameTheFieldAndTheExpectedType() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", ["protocol": "memory-test", "mode": "importer", "config": ["zone": 3]])
         let answer = try plugin.nextMessage()
         #expect(answer.errorCode == -32602)
@@ -100,7 +101,7 @@ import Testing
 
     @Test func readsNearTheLargestOffsetDoNotOverflow() throws {
         // Regression (bench/fuzz/regressions/jsonrpc-dispatch/memory-test-read-overflow).
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("importer", ["files": "/x:9223372036854775807"]))
         _ = try plugin.response(1)
         plugin.request(2, "read", ["path": "/x", "offset": .number("9223372036854775800"), "length": 16777216])
@@ -112,7 +113,7 @@ import Testing
     }
 
     @Test func oversizedLineIsSkippedAnsweredWithItsIDAndServingGoesOn() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         let head = Array(#"{"jsonrpc":"2.0","id":99,"method":"write","params":{"path":"/x","offset":0,"data":""#.utf8)
         var line = head + [UInt8](repeating: UInt8(ascii: "A"), count: (64 << 20) + 16 - head.count)
         line += Array("\"}}\r\n".utf8)

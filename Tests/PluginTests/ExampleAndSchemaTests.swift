@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 import JSONRPC
 import Testing
 
@@ -31,7 +32,7 @@ import Testing
     func exampleSessionPipedIntoTheBinaryGivesTheExpectedAnswers(name: String) throws {
         let requests = try String(contentsOf: Self.examples.appendingPathComponent("\(name).jsonl"), encoding: .utf8)
         let expected = try String(contentsOf: Self.examples.appendingPathComponent("\(name).expected.jsonl"), encoding: .utf8)
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.write(Array(requests.utf8))
         plugin.closeInput()
         let actual = try plugin.remainingLines()
@@ -66,7 +67,7 @@ import Testing
     func aSessionWrittenInPiecesGetsTheSameAnswers(pieceSize: Int) throws {
         let session = Array(try String(contentsOf: Self.examples.appendingPathComponent("importer-session.jsonl"), encoding: .utf8)
             .replacingOccurrences(of: "\n", with: "\r\n").utf8)
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         var offset = 0
         while offset < session.count {   // one write(2) per piece
             let end = min(offset + pieceSize, session.count)
@@ -84,7 +85,7 @@ import Testing
         var traffic: [(sent: Bool, line: String)] = []
         // Every example session.
         for name in Self.exampleNames {
-            let plugin = try PluginProcess()
+            let plugin = try PluginProcess(testConnector: true)
             let requests = try String(contentsOf: Self.examples.appendingPathComponent("\(name).jsonl"), encoding: .utf8)
             for line in requests.split(separator: "\n") { plugin.send(String(line)) }
             plugin.closeInput()
@@ -93,7 +94,7 @@ import Testing
             traffic += plugin.traffic
         }
         // A session with a per-file error record, a failed write and a log-free exporter.
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("importer", ["files": "/a:5,/b:0", "error_path": "/c"]))
         plugin.request(2, "list")
         plugin.request(3, "read", ["path": "/b", "offset": 0, "length": 1])

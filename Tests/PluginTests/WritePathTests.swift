@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 import JSONRPC
 import Testing
 
@@ -28,7 +29,7 @@ import Testing
     }
 
     @Test func filesArriveInChunksPipelinedAndEachYieldsOneOutcome() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("exporter"))
         #expect(try plugin.response(1).result?["flags"] == [])
         // Three files, chunks of varied sizes, all sent without waiting (the write lane keeps order).
@@ -74,7 +75,7 @@ import Testing
 
     @Test(.enabled(if: heavy, "16 MiB chunks: set PLAKAR_SCALEWAY_HEAVY=1"))
     func aMaximumSizeChunkGoesThroughTheDataPath() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("exporter"))
         _ = try plugin.response(1)
         let bytes = Self.randomBytes(16 << 20, seed: 99)
@@ -94,7 +95,7 @@ import Testing
     }
 
     @Test func protocolMistakesAreRefusedWithoutEndingTheFile() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("exporter"))
         _ = try plugin.response(1)
         // The first chunk must carry fileinfo.
@@ -129,7 +130,7 @@ import Testing
     }
 
     @Test func aConnectorFailureEndsTheFileAndTheNextFileGoesOn() throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("exporter", ["fail_write": "/bad"]))
         _ = try plugin.response(1)
         plugin.request(2, "write", ["path": "/bad", "offset": 0, "data": "YWJj", "fileinfo": Self.fileinfo("bad", size: 6)])
@@ -150,7 +151,7 @@ import Testing
 
     @Test(arguments: heavy ? [(3 << 20) + 5, 40 << 20] : [(3 << 20) + 5])
     func largeReadsComeBackIntactThroughTheDataPath(size: Int) throws {
-        let plugin = try PluginProcess()
+        let plugin = try PluginProcess(testConnector: true)
         plugin.request(1, "open", openParams("importer", ["files": "/disk.qcow2:\(size)"]))
         _ = try plugin.response(1)
         plugin.request(2, "list")

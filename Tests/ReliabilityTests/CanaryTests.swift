@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 import ScalewaySimulator
 import Testing
 
@@ -68,7 +69,7 @@ import Testing
         defer { fixture.stop() }
         let config = fixture.config()
         // Backup, at trace level; staged objects are scanned while they exist.
-        let backup = try PluginProcess(logLevel: "trace")
+        let backup = try PluginProcess(logLevel: "trace", recordsStdout: true)
         let stagedDuringBackup = Counter()
         let outcome = try await SessionDriver.backup(backup, config) {
             stagedDuringBackup.value = assertNoCanaryInStagedFiles("during backup")
@@ -92,7 +93,7 @@ import Testing
         assertHeadersRedacted(String(decoding: backupLog, as: UTF8.self))
 
         // Restore of the same tree as a new instance.
-        let restore = try PluginProcess(logLevel: "trace")
+        let restore = try PluginProcess(logLevel: "trace", recordsStdout: true)
         let stagedDuringRestore = Counter()
         let restored = try await SessionDriver.restore(restore, outcome.files, config: fixture.config(location: "scaleway-instance://"),
                                                        beforeClose: {
@@ -126,7 +127,7 @@ import Testing
         ]
         for (what, config) in bad {
             for mode in ["importer", "exporter"] {
-                let plugin = try PluginProcess(logLevel: "trace")
+                let plugin = try PluginProcess(logLevel: "trace", recordsStdout: true)
                 do {
                     _ = try await plugin.call("open", SessionDriver.openParams(config, mode: mode))
                     if mode == "importer" { _ = try await plugin.call("list") }

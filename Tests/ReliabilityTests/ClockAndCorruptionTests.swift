@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 @testable import ScalewaySimulator
 import Testing
 
@@ -58,7 +59,7 @@ import Testing
         for file in outcome.files where file.path.hasSuffix(".qcow2") {
             let path = fixture.directory + "/check-\(UUID().uuidString).qcow2"
             try file.bytes.write(to: URL(fileURLWithPath: path))
-            if try runCommand(["qemu-img", "check", "-q", "-f", "qcow2", path]) != 0 { broken.append(file.path) }
+            if try runCommand(["qemu-img", "check", "-q", "-f", "qcow2", path]).status != 0 { broken.append(file.path) }
             try? FileManager.default.removeItem(atPath: path)
         }
         #expect(broken.isEmpty, "corrupted images passed on to Plakar as good: \(broken)")

@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 import ScalewaySimulator
 import XCTest
 
@@ -101,11 +102,7 @@ final class FaultMatrixTests: XCTestCase {
 
     /// `qemu-img compare` of the image with the simulator's sparse volume file.
     func assertImage(_ image: Data, holdsVolume id: String, _ what: String, file: StaticString, line: UInt) throws {
-        let qcow = fixture.directory + "/check-\(UUID().uuidString).qcow2"
-        defer { try? FileManager.default.removeItem(atPath: qcow) }
-        try image.write(to: URL(fileURLWithPath: qcow))
-        let status = try runCommand(["qemu-img", "compare", "-q", "-f", "qcow2", "-F", "raw", qcow,
-                                     fixture.directory + "/account/volumes/\(id).img"])
+        let status = try fixture.compare(image: image, withVolume: id)
         XCTAssertEqual(status, 0, "\(what): the image of \(id) differs from the volume", file: file, line: line)
     }
 
@@ -202,16 +199,4 @@ final class FaultMatrixTests: XCTestCase {
                                                    action: .asyncError, count: 1)],
                           expect: .successOrExplainedFailure, "volume creation ending in error")
     }
-}
-
-/// Runs a command, returns its exit status (output discarded).
-func runCommand(_ arguments: [String]) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PluginTestSupport
 import ScalewayKit
 import ScalewaySimulator
 import Testing
@@ -62,13 +63,8 @@ import Testing
     }
 
     @Test func restoreKilledMidRunIsReclaimedByTheNextRestore() async throws {
-        let fixture = try SimulatorFixture()
+        let (fixture, backup, before) = try await Self.backedUp()
         defer { fixture.stop() }
-        let source = try PluginProcess()
-        let backup = try await SessionDriver.backup(source, fixture.config())
-        source.finish()
-        #expect(backup.errors.isEmpty, "\(backup.errors)")
-        let before = try await fixture.inventory()
 
         // Kill while the second image is arriving: the first is uploaded and
         // importing, the second has a multipart upload open.
@@ -91,17 +87,8 @@ import Testing
         let killed = Self.leftovers(try await fixture.inventory(), since: before)
         #expect(!killed.isEmpty, "the killed restore left nothing: the test proves nothing")
 
-        let next = try PluginProcess(logLevel: "info")
-        let outcome = try await SessionDriver.restore(next, backup.files, config: fixture.config(location: "scaleway-instance://"))
-        next.finish()
+        let (outcome, next, after) = try await Self.nextRestore(fixture, backup.files, since: before)
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
-        var after = Self.leftovers(try await fixture.inventory(), since: before)
-        // What the successful restore legitimately created.
-        if let restored = try await fixture.server(named: "web-01-restored") {
-            after["servers"]?.remove(restored["id"] as! String)
-            for id in SimulatorFixture.volumeIDs(restored).values { after["volumes"]?.remove(id) }
-        }
-        after = after.filter { !$0.value.isEmpty }
         let reported = Self.reclaimedIDs(outcome.closeResult)
         #expect(after.isEmpty, "still left after the next restore: \(after)")
         #expect(!reported.isEmpty, "the next restore reported no reclaim")
@@ -111,6 +98,38 @@ import Testing
             #expect(reported.isSuperset(of: uploads), "incomplete uploads \(uploads) not reported as reclaimed: \(reported)")
         }
         Self.expectReported(expected, by: next)
+    }
+
+    /// A simulator whose web-01 is backed up (the files to restore), and its
+    /// inventory after that backup.
+    static func backedUp() async throws -> (fixture: SimulatorFixture, backup: SessionDriver.Outcome, before: Inventory) {
+        let fixture = try SimulatorFixture()
+        do {
+            let source = try PluginProcess()
+            let backup = try await SessionDriver.backup(source, fixture.config())
+            source.finish()
+            #expect(backup.errors.isEmpty, "\(backup.errors)")
+            return (fixture, backup, try await fixture.inventory())
+        } catch {
+            fixture.stop()
+            throw error
+        }
+    }
+
+    /// A restore after a killed one: its outcome, its plugin (for what it
+    /// reported), and what is left since `before` besides the instance it
+    /// legitimately restored (web-01-restored and its volumes).
+    static func nextRestore(_ fixture: SimulatorFixture, _ files: [SessionDriver.File], since before: Inventory) async throws
+        -> (outcome: SessionDriver.Outcome, plugin: PluginProcess, left: [String: Set<String>]) {
+        let next = try PluginProcess(logLevel: "info")
+        let outcome = try await SessionDriver.restore(next, files, config: fixture.config(location: "scaleway-instance://"))
+        next.finish()
+        var after = leftovers(try await fixture.inventory(), since: before)
+        if let restored = try await fixture.server(named: "web-01-restored") {
+            after["servers"]?.remove(restored["id"] as! String)
+            for id in SimulatorFixture.volumeIDs(restored).values { after["volumes"]?.remove(id) }
+        }
+        return (outcome, next, after.filter { !$0.value.isEmpty })
     }
 
     /// Each reclaimed resource is named on stderr and in a `log` notification to the host.
@@ -126,26 +145,13 @@ import Testing
         }
     }
 
-    /// Sets simulator operation durations (seconds) through the control API.
-    static func setDurations(_ fixture: SimulatorFixture, _ durations: [String: Double]) async throws {
-        let body = try JSONSerialization.data(withJSONObject: durations)
-        let response = try await fixture.transport.send(HTTPRequest(method: .post, url: fixture.sim.endpoints.apiURL + "/_sim/durations",
-                                                                    body: .bytes(Array(body))))
-        #expect((200..<300).contains(response.status), "POST /_sim/durations: \(response.status)")
-    }
-
     /// Killed while `close` assembles: half-restored volumes (one still
     /// being created, tagged with the run) must go too, not only staging.
     @Test func restoreKilledWhileCreatingVolumesIsReclaimedByTheNextRestore() async throws {
-        let fixture = try SimulatorFixture()
+        let (fixture, backup, before) = try await Self.backedUp()
         defer { fixture.stop() }
-        let source = try PluginProcess()
-        let backup = try await SessionDriver.backup(source, fixture.config())
-        source.finish()
-        #expect(backup.errors.isEmpty, "\(backup.errors)")
-        let before = try await fixture.inventory()
         // SBS volume creation slowed down so that the kill lands while one is `creating`.
-        try await Self.setDurations(fixture, ["block_volume_create": 3])
+        try await fixture.setDurations(["block_volume_create": 3])
 
         let plugin = try PluginProcess()
         let killer = Task {
@@ -163,17 +169,9 @@ import Testing
         #expect(killed["volumes"] != nil, "the killed restore left no volume: the test proves nothing")
         #expect(killed["snapshots"] != nil, "the killed restore left no imported snapshot: \(killed)")
 
-        try await Self.setDurations(fixture, ["block_volume_create": 0.002])
-        let next = try PluginProcess(logLevel: "info")
-        let outcome = try await SessionDriver.restore(next, backup.files, config: fixture.config(location: "scaleway-instance://"))
-        next.finish()
+        try await fixture.setDurations(["block_volume_create": 0.002])
+        let (outcome, next, after) = try await Self.nextRestore(fixture, backup.files, since: before)
         #expect(outcome.errors.isEmpty, "\(outcome.errors)")
-        var after = Self.leftovers(try await fixture.inventory(), since: before)
-        if let restored = try await fixture.server(named: "web-01-restored") {
-            after["servers"]?.remove(restored["id"] as! String)
-            for id in SimulatorFixture.volumeIDs(restored).values { after["volumes"]?.remove(id) }
-        }
-        after = after.filter { !$0.value.isEmpty }
         #expect(after.isEmpty, "still left after the next restore: \(after)")
         let reported = Self.reclaimedIDs(outcome.closeResult)
         let expected = killed.filter { $0.key != "multipart_uploads" }.values.reduce(Set<String>()) { $0.union($1) }

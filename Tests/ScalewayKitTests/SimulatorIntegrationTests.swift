@@ -187,6 +187,8 @@ import ScalewaySimulator
         // Clean up: snapshots (both APIs), staged objects, the extra volume.
         for image in images { try await snapshots.delete(image.reference) }
         for image in images { try await snapshots.delete(image.reference) }  // twice: already gone is fine
+        // Detaching is asynchronous (`detaching`, the volume `in_use`): wait for `available` first.
+        _ = try await block.waitForVolume(zone: env.zone, id: extra.id, until: ["available"])
         try await block.deleteVolume(zone: env.zone, id: extra.id)
         let keys = try await env.storage.listObjects(bucket: env.bucket).map(\.key).filter { $0.hasPrefix("kit/") || $0.hasPrefix("restore/") }
         #expect(try await env.storage.deleteObjects(bucket: env.bucket, keys: keys).isEmpty)

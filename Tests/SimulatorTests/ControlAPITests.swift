@@ -50,6 +50,20 @@ import Testing
         for key in h.keys { #expect(!text.contains(key.secretKey)) }
     }
 
+    /// A state saved before the SBS attach/detach figures existed still loads
+    /// (they take their realistic values), the other figures unchanged.
+    @Test func savedDurationsWithoutTheAttachFiguresStillLoad() throws {
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(SimDurations.fast)) as? [String: Any])
+        #expect(object["block_volume_attach"] != nil && object["block_volume_detach"] != nil)
+        object["block_volume_attach"] = nil
+        object["block_volume_detach"] = nil
+        let decoded = try JSONDecoder().decode(SimDurations.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(decoded.blockVolumeAttach == SimDurations.realistic.blockVolumeAttach)
+        #expect(decoded.blockVolumeDetach == SimDurations.realistic.blockVolumeDetach)
+        #expect(decoded.instanceSnapshot == SimDurations.fast.instanceSnapshot)
+        #expect(decoded.blockVolumeCreate == SimDurations.fast.blockVolumeCreate)
+    }
+
     @Test func durationsPresetFactorAndFields() throws {
         let h = try APIHarness()
         let realistic = h.call("POST", "/_sim/durations", ["preset": "realistic"])

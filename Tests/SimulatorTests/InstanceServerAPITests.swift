@@ -179,7 +179,8 @@ import Testing
         #expect(patched.status == 200)
         let volumes = (patched["server"] as? [String: Any])?["volumes"] as? [String: Any] ?? [:]
         #expect(volumes.keys.sorted() == ["0", "1"])
-        #expect(h.call("GET", h.block("/volumes/\(fast)"))["status"] as? String == "available")
+        // The dropped SBS volume detaches (timed; see sbsAttachmentsPassThroughTimedStates).
+        try h.waitState(h.block("/volumes/\(fast)"), nil, "status", "available")
         // Running: dropping the l_ssd root is refused.
         let refused = h.call("PATCH", h.instance("/servers/\(id)"), ["volumes": ["1": ["id": data, "volume_type": "sbs_volume"]]])
         #expect(refused.status == 412)
@@ -188,9 +189,10 @@ import Testing
         let attached = h.call("POST", h.instance("/servers/\(id)/attach-volume"), ["volume_id": fast, "volume_type": "sbs_volume"])
         #expect(attached.status == 200)
         #expect(h.call("GET", h.block("/volumes/\(fast)"))["status"] as? String == "in_use")
+        try h.wait("\(fast) attached") { Self.referenceStatus(h, fast) == "attached" }
         let detached = h.call("POST", h.instance("/servers/\(id)/detach-volume"), ["volume_id": fast])
         #expect(detached.status == 200)
-        #expect(h.call("GET", h.block("/volumes/\(fast)"))["status"] as? String == "available")
+        try h.waitState(h.block("/volumes/\(fast)"), nil, "status", "available")
         // l_ssd detach needs a stopped server.
         #expect(h.call("POST", h.instance("/servers/\(id)/detach-volume"), ["volume_id": root]).status == 412)
         // A deleted server keeps its volumes (detached).
@@ -204,7 +206,85 @@ import Testing
         let root = h.volumeID(db, "0")
         #expect(h.call("DELETE", h.instance("/servers/\(id)")).status == 204)
         #expect(h.call("GET", h.instance("/servers/\(id)")).status == 404)
-        #expect(h.call("GET", h.block("/volumes/\(root)"))["status"] as? String == "available")
+        try h.waitState(h.block("/volumes/\(root)"), nil, "status", "available")
         #expect(h.call("DELETE", h.block("/volumes/\(root)")).status == 204)
+    }
+
+    /// The status of the Block volume's first reference (`attaching`, `attached`, `detaching`), nil without one.
+    static func referenceStatus(_ h: APIHarness, _ volumeID: String) -> String? {
+        ((h.call("GET", h.block("/volumes/\(volumeID)"))["references"] as? [[String: Any]])?.first)?["status"] as? String
+    }
+
+    /// SBS attachments are timed like the recordings show: a reference is
+    /// `attaching` (the server's entry too) before `attached`, and
+    /// `detaching` (the volume still `in_use`, not deletable, not attachable
+    /// elsewhere) before the volume is `available`. Durations are held at
+    /// 300 s so the transient states are observed deterministically, then released.
+    @Test func sbsAttachmentsPassThroughTimedStates() throws {
+        let h = try APIHarness(durations: .realistic.scaled(by: 100))
+        func release() { #expect(h.call("POST", "/_sim/durations", ["preset": "fast"]).status == 200) }
+        func slow() { #expect(h.call("POST", "/_sim/durations", ["factor": 100]).status == 200) }
+        let durations = h.call("GET", "/_sim/durations")
+        #expect((durations["block_volume_attach"] as? NSNumber)?.doubleValue == 300)
+        #expect((durations["block_volume_detach"] as? NSNumber)?.doubleValue == 300)
+        let web = h.server(named: "web-01"), db = h.server(named: "db-01")
+        let id = web["id"] as? String ?? ""
+        let root = h.volumeID(web, "0"), data = h.volumeID(web, "1"), fast = h.volumeID(web, "2")
+
+        // Detach through the volumes map.
+        let patched = h.call("PATCH", h.instance("/servers/\(id)"), ["volumes": [
+            "0": ["id": root, "boot": false, "name": "web-01-root"], "1": ["id": data, "volume_type": "sbs_volume"],
+        ]])
+        #expect(patched.status == 200)
+        #expect(((patched["server"] as? [String: Any])?["volumes"] as? [String: Any])?["2"] == nil)
+        let detaching = h.call("GET", h.block("/volumes/\(fast)"))
+        #expect(detaching["status"] as? String == "in_use")
+        #expect(Self.referenceStatus(h, fast) == "detaching")
+        let refused = h.call("DELETE", h.block("/volumes/\(fast)"))
+        #expect(refused.status == 412)
+        #expect(refused["precondition"] as? String == "resource_still_in_use")
+        let elsewhere = h.call("POST", h.instance("/servers/\(db["id"] as? String ?? "")/attach-volume"),
+                               ["volume_id": fast, "volume_type": "sbs_volume"])
+        #expect(elsewhere.status == 400, "a detaching volume was attached to another server")
+        release()
+        try h.waitState(h.block("/volumes/\(fast)"), nil, "status", "available")
+        let detached = h.call("GET", h.block("/volumes/\(fast)"))
+        #expect((detached["references"] as? [Any])?.isEmpty == true)
+        #expect(detached["last_detached_at"] is String)
+
+        // Attach through attach-volume: the answer already shows the entry `attaching`.
+        slow()
+        let attached = h.call("POST", h.instance("/servers/\(id)/attach-volume"), ["volume_id": fast, "volume_type": "sbs_volume"])
+        #expect(attached.status == 200)
+        func entryState(_ server: [String: Any]?) -> String? {
+            ((server?["volumes"] as? [String: Any])?.values.compactMap { $0 as? [String: Any] }
+                .first { $0["id"] as? String == fast })?["state"] as? String
+        }
+        #expect(entryState(attached["server"] as? [String: Any]) == "attaching")
+        #expect(h.call("GET", h.block("/volumes/\(fast)"))["status"] as? String == "in_use")
+        #expect(Self.referenceStatus(h, fast) == "attaching")
+        #expect(entryState(h.call("GET", h.instance("/servers/\(id)"))["server"] as? [String: Any]) == "attaching")
+        release()
+        try h.wait("\(fast) attached") { Self.referenceStatus(h, fast) == "attached" }
+        #expect(entryState(h.call("GET", h.instance("/servers/\(id)"))["server"] as? [String: Any]) == "available")
+        #expect(h.call("GET", h.block("/volumes/\(fast)"))["status"] as? String == "in_use")
+
+        // A new server made of an existing SBS volume: `attaching` too.
+        slow()
+        let spare = h.call("POST", h.block("/volumes"), ["name": "spare", "perf_iops": 5000, "project_id": h.projectID,
+                                                          "from_empty": ["size": 1_000_000_000]])
+        let spareID = spare["id"] as? String ?? ""
+        release()
+        try h.waitState(h.block("/volumes/\(spareID)"), nil, "status", "available")
+        slow()
+        let created = h.call("POST", h.instance("/servers"), [
+            "name": "from-sbs", "commercial_type": "DEV1-S", "volumes": ["0": ["id": spareID, "volume_type": "sbs_volume"]],
+        ])
+        #expect(created.status == 201)
+        #expect(((created["server"] as? [String: Any])?["volumes"] as? [String: Any])
+            .flatMap { ($0["0"] as? [String: Any])?["state"] as? String } == "attaching")
+        #expect(Self.referenceStatus(h, spareID) == "attaching")
+        release()
+        try h.wait("\(spareID) attached") { Self.referenceStatus(h, spareID) == "attached" }
     }
 }

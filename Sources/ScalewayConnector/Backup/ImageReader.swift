@@ -44,6 +44,11 @@ actor ImageReader {
     private var lastUse: [Int64: UInt64] = [:]
     private var clock: UInt64 = 0
     private(set) var bytesFetched: Int64 = 0
+    /// Reads that found their block still being fetched, and how long they
+    /// waited for it: the read-ahead's shortfall (logged at the image's end).
+    private var starvedReads = 0
+    private var starvedTime: Duration = .zero
+    private var readsServed = 0
     private let logger = Logger(label: "read")
 
     init(store: any ObjectStore, bucket: String, key: String, size: Int64, displayPath: String) {
@@ -72,8 +77,9 @@ actor ImageReader {
         // answer with the page itself, no copy.
         let page = Int64(Self.pageSize)
         if offset % page == 0, end - offset == page || (end == size && end - offset < page) {
-            let pages = try await block(first)
+            let pages = try await timedBlock(first)
             let pageIndex = Int((offset - first * Self.blockSize) / page)
+            noteServed(end: end)
             return ReadChunk(bytes: pages[pageIndex], eof: end == size)
         }
 
@@ -82,7 +88,7 @@ actor ImageReader {
         var position = offset
         while position < end {
             let index = position / Self.blockSize
-            let pages = try await block(index)
+            let pages = try await timedBlock(index)
             let inBlock = Int(position - index * Self.blockSize)
             let pageIndex = inBlock / Self.pageSize
             let start = inBlock - pageIndex * Self.pageSize
@@ -90,7 +96,28 @@ actor ImageReader {
             out.append(contentsOf: pages[pageIndex][start..<stop])
             position += Int64(stop - start)
         }
+        noteServed(end: end)
         return ReadChunk(bytes: out, eof: end == size)
+    }
+
+    /// ``block(_:)``, counting the wait when the block was not there yet
+    /// (a wait under 200 µs is scheduling, not a starved read).
+    private func timedBlock(_ index: Int64) async throws -> [[UInt8]] {
+        let start = ContinuousClock.now
+        let pages = try await block(index)
+        let waited = ContinuousClock.now - start
+        if waited > .microseconds(200) {
+            starvedReads += 1
+            starvedTime += waited
+        }
+        return pages
+    }
+
+    private func noteServed(end: Int64) {
+        readsServed += 1
+        guard end == size else { return }
+        logger.info("read \(displayPath) to its end: \(readsServed) reads, \(starvedReads) waited for their block "
+            + "(\(starvedTime.milliseconds) ms in all), \(bytesFetched) bytes fetched")
     }
 
     private func block(_ index: Int64) async throws -> [[UInt8]] {

@@ -223,10 +223,12 @@ struct LeftoverReclaimer: Sendable {
             guard let server = volume.serverID, servers[server] == nil else { continue }
             servers[server] = await isServerOfRun(server, zone: zone, tag: tag, lease: lease)
         }
+        var detachedFrom: Set<String> = []
         for (server, deletable) in servers.sorted(by: { $0.key < $1.key }) where deletable {
             do {
                 // Detach first, so that deleting the server deletes no volume by side effect.
                 _ = try await compute.setServerVolumes(zone: zone, id: server, volumes: [:])
+                detachedFrom.insert(server)
                 try await compute.deleteServer(zone: zone, id: server)
                 report.servers.append(server)
                 logger.info("reclaimed server \(server) left by restore \(lease.runID)")
@@ -242,10 +244,11 @@ struct LeftoverReclaimer: Sendable {
             }
             do {
                 try await waitVolumeSettled(family, volume, zone: zone)
-                switch family {
-                case .lSSD: try await compute.deleteInstanceVolume(zone: zone, id: volume.id)
-                case .sbs: try await compute.deleteBlockVolume(zone: zone, id: volume.id)
+                if family == .sbs, let server = volume.serverID, detachedFrom.contains(server) {
+                    // Detached with its server above: an SBS volume is `available` only once that settles.
+                    try await poller.waitForDetachment(of: volume.id, zone: zone, compute: compute, timeout: settleTimeout)
                 }
+                try await compute.deleteVolume(family, zone: zone, id: volume.id)
                 report.volumes.append(volume.id)
                 logger.info("reclaimed \(family.rawValue) volume \(volume.id) (\(volume.name)) left by restore \(lease.runID)")
             } catch where CloudFailure.isNotFound(error) {
@@ -276,10 +279,7 @@ struct LeftoverReclaimer: Sendable {
         guard volume.status == "creating" || volume.status == "snapshotting" else { return }
         let compute = self.compute
         _ = try await poller.wait(timeout: settleTimeout, describe: "volume \(volume.id) to settle") {
-            switch family {
-            case .lSSD: try await compute.getInstanceVolume(zone: zone, id: volume.id)
-            case .sbs: try await compute.getBlockVolume(zone: zone, id: volume.id)
-            }
+            try await compute.getVolume(family, zone: zone, id: volume.id)
         } until: { (v: CloudVolume) -> Bool? in
             v.status == "creating" || v.status == "snapshotting" ? nil : true
         }
@@ -330,10 +330,7 @@ struct LeftoverReclaimer: Sendable {
                         guard wait else { continue }
                         try await waitSnapshotSettled(family, snapshot.id, zone: zone)
                     }
-                    switch family {
-                    case .lSSD: try await compute.deleteInstanceSnapshot(zone: zone, id: snapshot.id)
-                    case .sbs: try await compute.deleteBlockSnapshot(zone: zone, id: snapshot.id)
-                    }
+                    try await compute.deleteSnapshot(family, zone: zone, id: snapshot.id)
                     report.snapshots.append(snapshot.id)
                     logger.info("reclaimed \(family.rawValue) snapshot \(snapshot.id) (\(snapshot.name))")
                 } catch where CloudFailure.isNotFound(error) {
@@ -347,10 +344,7 @@ struct LeftoverReclaimer: Sendable {
     private func waitSnapshotSettled(_ family: VolumeFamily, _ id: String, zone: Zone) async throws {
         let compute = self.compute
         _ = try await poller.wait(timeout: settleTimeout, describe: "snapshot \(id) to leave its transient state") {
-            switch family {
-            case .lSSD: try await compute.getInstanceSnapshot(zone: zone, id: id)
-            case .sbs: try await compute.getBlockSnapshot(zone: zone, id: id)
-            }
+            try await compute.getSnapshot(family, zone: zone, id: id)
         } until: { (s: CloudSnapshot) -> Bool? in
             Self.transientStates.contains(s.status) ? nil : true
         }

@@ -55,15 +55,19 @@ public struct ServerVolumeEntry: Sendable, Equatable {
     public var size: Int64?
     public var boot: Bool
     public var tags: [String]
+    /// The entry's state: for SBS `attaching` until the attachment settles,
+    /// then `available`; nil when the API gave none.
+    public var state: String?
 
     public init(id: String, volumeType: String, name: String? = nil, size: Int64? = nil, boot: Bool = false,
-                tags: [String] = []) {
+                tags: [String] = [], state: String? = nil) {
         self.id = id
         self.volumeType = volumeType
         self.name = name
         self.size = size
         self.boot = boot
         self.tags = tags
+        self.state = state
     }
 }
 

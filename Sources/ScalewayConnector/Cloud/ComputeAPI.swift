@@ -21,6 +21,8 @@ public protocol ComputeAPI: Sendable {
     func getInstanceVolume(zone: Zone, id: String) async throws -> CloudVolume
     func createInstanceVolume(zone: Zone, name: String, project: String, baseSnapshot: String, tags: [String]) async throws -> CloudVolume
     func deleteInstanceVolume(zone: Zone, id: String) async throws
+    /// Replaces an l_ssd volume's tags.
+    func setInstanceVolumeTags(zone: Zone, id: String, tags: [String]) async throws
     /// The zone's l_ssd volumes carrying every tag in `tags` (callers check the tags again).
     func listInstanceVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume]
 
@@ -37,6 +39,8 @@ public protocol ComputeAPI: Sendable {
     func getBlockVolume(zone: Zone, id: String) async throws -> CloudVolume
     func createBlockVolume(zone: Zone, name: String, project: String, snapshotID: String, perfIOPS: Int, tags: [String]) async throws -> CloudVolume
     func deleteBlockVolume(zone: Zone, id: String) async throws
+    /// Replaces an SBS volume's tags.
+    func setBlockVolumeTags(zone: Zone, id: String, tags: [String]) async throws
     /// The zone's SBS volumes carrying every tag in `tags` (callers check the tags again).
     func listBlockVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume]
 

@@ -14,6 +14,14 @@ struct ScalewayKitCompute: ComputeAPI {
         return z
     }
 
+    /// One ScalewayKit call in `zone` (an unknown zone is refused first),
+    /// its errors mapped to ``CloudError``.
+    private func call<T>(isolation: isolated (any Actor)? = #isolation, _ zone: Zone,
+                         _ body: (ScalewayKit.Zone) async throws -> T) async throws -> T {
+        let z = try kz(zone)
+        return try await ScalewayKitErrors.call { try await body(z) }
+    }
+
     // MARK: conversions
 
     static func server(_ s: InstanceServer, zone: Zone) -> CloudServer {
@@ -38,7 +46,7 @@ struct ScalewayKitCompute: ComputeAPI {
         for (key, v) in s.volumes ?? [:] {
             guard let index = Int(key) else { continue }
             volumes[index] = ServerVolumeEntry(id: v.id, volumeType: v.volumeType ?? "", name: v.name, size: v.size,
-                                               boot: v.boot ?? false, tags: v.tags ?? [])
+                                               boot: v.boot ?? false, tags: v.tags ?? [], state: v.state)
         }
         server.volumes = volumes
         return server
@@ -81,103 +89,91 @@ struct ScalewayKitCompute: ComputeAPI {
     // MARK: servers
 
     func getServer(zone: Zone, id: String) async throws -> CloudServer {
-        let z = try kz(zone)
-        return Self.server(try await ScalewayKitErrors.call { try await instance.getServer(zone: z, id: id) }, zone: zone)
+        Self.server(try await call(zone) { z in try await instance.getServer(zone: z, id: id) }, zone: zone)
     }
 
     func listServers(zone: Zone, name: String) async throws -> [CloudServer] {
-        let z = try kz(zone)
-        return try await ScalewayKitErrors.call {
+        try await call(zone) { z in
             try await instance.listServers(zone: z, filter: InstanceListFilter(name: name))
         }.map { Self.server($0, zone: zone) }
     }
 
     func serverAction(zone: Zone, id: String, action: String) async throws {
-        let z = try kz(zone)
         guard let a = ServerAction(rawValue: action) else { throw CloudError(.invalidRequest, message: "unknown action \(action)") }
-        _ = try await ScalewayKitErrors.call { try await instance.performAction(zone: z, serverID: id, action: a) }
+        _ = try await call(zone) { z in try await instance.performAction(zone: z, serverID: id, action: a) }
     }
 
     func createServer(zone: Zone, _ request: CreateServerRequest) async throws -> CloudServer {
-        let z = try kz(zone)
         let body = ScalewayKit.CreateServerRequest(name: request.name, commercialType: request.commercialType,
                                                    project: request.project, tags: request.tags,
                                                    bootType: request.bootType ?? "local", dynamicIPRequired: false,
                                                    volumes: Self.templates(request.volumes))
-        return Self.server(try await ScalewayKitErrors.call { try await instance.createServer(zone: z, body) }, zone: zone)
+        return Self.server(try await call(zone) { z in try await instance.createServer(zone: z, body) }, zone: zone)
     }
 
     func setServerVolumes(zone: Zone, id: String, volumes: [Int: ServerVolumeTemplate]) async throws -> CloudServer {
-        let z = try kz(zone)
         let map = Self.templates(volumes)
-        return Self.server(try await ScalewayKitErrors.call {
+        return Self.server(try await call(zone) { z in
             try await instance.updateServerVolumes(zone: z, serverID: id, volumes: map)
         }, zone: zone)
     }
 
     func deleteServer(zone: Zone, id: String) async throws {
-        let z = try kz(zone)
-        try await ScalewayKitErrors.call { try await instance.deleteServer(zone: z, id: id) }
+        try await call(zone) { z in try await instance.deleteServer(zone: z, id: id) }
     }
 
     // MARK: instance volumes and snapshots
 
     func getInstanceVolume(zone: Zone, id: String) async throws -> CloudVolume {
-        let z = try kz(zone)
-        return Self.volume(try await ScalewayKitErrors.call { try await instance.getVolume(zone: z, id: id) })
+        Self.volume(try await call(zone) { z in try await instance.getVolume(zone: z, id: id) })
     }
 
     func createInstanceVolume(zone: Zone, name: String, project: String, baseSnapshot: String, tags: [String]) async throws -> CloudVolume {
-        let z = try kz(zone)
-        return Self.volume(try await ScalewayKitErrors.call {
+        Self.volume(try await call(zone) { z in
             try await instance.createVolume(zone: z, .fromSnapshot(name: name, project: project, snapshotID: baseSnapshot, tags: tags))
         })
     }
 
     func deleteInstanceVolume(zone: Zone, id: String) async throws {
-        let z = try kz(zone)
-        try await ScalewayKitErrors.call { try await instance.deleteVolume(zone: z, id: id) }
+        try await call(zone) { z in try await instance.deleteVolume(zone: z, id: id) }
+    }
+
+    func setInstanceVolumeTags(zone: Zone, id: String, tags: [String]) async throws {
+        _ = try await call(zone) { z in try await instance.updateVolumeTags(zone: z, id: id, tags: tags) }
     }
 
     func listInstanceVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {
-        let z = try kz(zone)
-        return try await ScalewayKitErrors.call {
+        try await call(zone) { z in
             try await instance.listVolumes(zone: z, filter: InstanceListFilter(project: project, tags: tags))
         }.map(Self.volume)
     }
 
     func createInstanceSnapshot(zone: Zone, name: String, volumeID: String, project: String, tags: [String]) async throws -> CloudSnapshot {
-        let z = try kz(zone)
-        return Self.snapshot(try await ScalewayKitErrors.call {
+        Self.snapshot(try await call(zone) { z in
             try await instance.createSnapshot(zone: z, CreateInstanceSnapshotRequest(name: name, volumeID: volumeID, project: project, tags: tags))
         })
     }
 
     func importInstanceSnapshot(zone: Zone, name: String, project: String, bucket: String, key: String, tags: [String]) async throws -> CloudSnapshot {
-        let z = try kz(zone)
-        return Self.snapshot(try await ScalewayKitErrors.call {
+        Self.snapshot(try await call(zone) { z in
             try await instance.importSnapshot(zone: z, ImportInstanceSnapshotRequest(name: name, project: project, bucket: bucket, key: key, tags: tags))
         })
     }
 
     func getInstanceSnapshot(zone: Zone, id: String) async throws -> CloudSnapshot {
-        let z = try kz(zone)
-        return Self.snapshot(try await ScalewayKitErrors.call { try await instance.getSnapshot(zone: z, id: id) })
+        Self.snapshot(try await call(zone) { z in try await instance.getSnapshot(zone: z, id: id) })
     }
 
     func exportInstanceSnapshot(zone: Zone, id: String, bucket: String, key: String) async throws {
-        let z = try kz(zone)
-        _ = try await ScalewayKitErrors.call { try await instance.exportSnapshot(zone: z, id: id, bucket: bucket, key: key) }
+        _ = try await call(zone) { z in try await instance.exportSnapshot(zone: z, id: id, bucket: bucket, key: key) }
     }
 
     func deleteInstanceSnapshot(zone: Zone, id: String) async throws {
-        let z = try kz(zone)
-        try await ScalewayKitErrors.call { try await instance.deleteSnapshot(zone: z, id: id) }
+        try await call(zone) { z in try await instance.deleteSnapshot(zone: z, id: id) }
     }
 
     func listInstanceSnapshots(zone: Zone, project: String?) async throws -> [CloudSnapshot] {
-        let z = try kz(zone)
-        return try await ScalewayKitErrors.call {
+        try await call(zone) { z in
             try await instance.listSnapshots(zone: z, filter: InstanceListFilter(project: project, tags: [Naming.tag]))
         }.map(Self.snapshot)
     }
@@ -185,62 +181,56 @@ struct ScalewayKitCompute: ComputeAPI {
     // MARK: block
 
     func getBlockVolume(zone: Zone, id: String) async throws -> CloudVolume {
-        let z = try kz(zone)
-        return Self.volume(try await ScalewayKitErrors.call { try await block.getVolume(zone: z, id: id) })
+        Self.volume(try await call(zone) { z in try await block.getVolume(zone: z, id: id) })
     }
 
     func createBlockVolume(zone: Zone, name: String, project: String, snapshotID: String, perfIOPS: Int, tags: [String]) async throws -> CloudVolume {
-        let z = try kz(zone)
-        return Self.volume(try await ScalewayKitErrors.call {
+        Self.volume(try await call(zone) { z in
             try await block.createVolume(zone: z, CreateBlockVolumeRequest(name: name, perfIOPS: perfIOPS, projectID: project, tags: tags,
                                                                           source: .snapshot(id: snapshotID, size: nil)))
         })
     }
 
     func deleteBlockVolume(zone: Zone, id: String) async throws {
-        let z = try kz(zone)
-        try await ScalewayKitErrors.call { try await block.deleteVolume(zone: z, id: id) }
+        try await call(zone) { z in try await block.deleteVolume(zone: z, id: id) }
+    }
+
+    func setBlockVolumeTags(zone: Zone, id: String, tags: [String]) async throws {
+        _ = try await call(zone) { z in try await block.updateVolumeTags(zone: z, id: id, tags: tags) }
     }
 
     func listBlockVolumes(zone: Zone, project: String?, tags: [String]) async throws -> [CloudVolume] {
-        let z = try kz(zone)
-        return try await ScalewayKitErrors.call {
+        try await call(zone) { z in
             try await block.listVolumes(zone: z, filter: BlockListFilter(projectID: project, tags: tags))
         }.map(Self.volume)
     }
 
     func createBlockSnapshot(zone: Zone, name: String, volumeID: String, project: String, tags: [String]) async throws -> CloudSnapshot {
-        let z = try kz(zone)
-        return Self.snapshot(try await ScalewayKitErrors.call {
+        Self.snapshot(try await call(zone) { z in
             try await block.createSnapshot(zone: z, CreateBlockSnapshotRequest(volumeID: volumeID, name: name, projectID: project, tags: tags))
         })
     }
 
     func importBlockSnapshot(zone: Zone, name: String, project: String, bucket: String, key: String, tags: [String]) async throws -> CloudSnapshot {
-        let z = try kz(zone)
-        return Self.snapshot(try await ScalewayKitErrors.call {
+        Self.snapshot(try await call(zone) { z in
             try await block.importSnapshot(zone: z, ImportBlockSnapshotRequest(bucket: bucket, key: key, name: name, projectID: project, tags: tags))
         })
     }
 
     func getBlockSnapshot(zone: Zone, id: String) async throws -> CloudSnapshot {
-        let z = try kz(zone)
-        return Self.snapshot(try await ScalewayKitErrors.call { try await block.getSnapshot(zone: z, id: id) })
+        Self.snapshot(try await call(zone) { z in try await block.getSnapshot(zone: z, id: id) })
     }
 
     func exportBlockSnapshot(zone: Zone, id: String, bucket: String, key: String) async throws {
-        let z = try kz(zone)
-        _ = try await ScalewayKitErrors.call { try await block.exportSnapshot(zone: z, id: id, bucket: bucket, key: key) }
+        _ = try await call(zone) { z in try await block.exportSnapshot(zone: z, id: id, bucket: bucket, key: key) }
     }
 
     func deleteBlockSnapshot(zone: Zone, id: String) async throws {
-        let z = try kz(zone)
-        try await ScalewayKitErrors.call { try await block.deleteSnapshot(zone: z, id: id) }
+        try await call(zone) { z in try await block.deleteSnapshot(zone: z, id: id) }
     }
 
     func listBlockSnapshots(zone: Zone, project: String?) async throws -> [CloudSnapshot] {
-        let z = try kz(zone)
-        return try await ScalewayKitErrors.call {
+        try await call(zone) { z in
             try await block.listSnapshots(zone: z, filter: BlockListFilter(projectID: project, tags: [Naming.tag]))
         }.map(Self.snapshot)
     }

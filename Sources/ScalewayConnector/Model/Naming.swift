@@ -75,9 +75,9 @@ public enum Naming {
     /// Tag carried by every snapshot of run `runID`.
     public static func runTag(runID: String) -> String { "plakar-scaleway-run=\(runID)" }
 
-    /// Tag a restore puts on every volume it creates, at creation. It stays
-    /// on the restored volumes (provenance); only a run whose lease is dead
-    /// and not yet assembled has its tagged volumes reclaimed, never by age.
+    /// Tag a restore puts on every volume it creates, at creation, and removes
+    /// once its lease says `assembled`; only a run whose lease is dead and not
+    /// yet assembled has its tagged volumes reclaimed, never by age.
     public static func restoreTag(runID: String) -> String { "plakar-scaleway-restore=\(runID)" }
 
     /// Name of a temporary backup snapshot.

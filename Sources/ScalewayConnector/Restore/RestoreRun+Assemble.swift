@@ -3,8 +3,9 @@ import PluginProtocol
 
 /// `close`: wait for the imports, create the volumes, then the server (new
 /// mode), swap the volumes (in_place), or attach/leave them (partial
-/// restore). On success the staging objects and the imported snapshots
-/// are deleted; on failure everything this restore created is rolled back
+/// restore), each time until the SBS attachments have settled. On success
+/// the restore tag is dropped from the new volumes (once the lease says
+/// `assembled`), the staging objects and the imported snapshots are deleted; on failure everything this restore created is rolled back
 /// (unless keep_on_failure=true) and nothing that existed before is deleted.
 extension RestoreRun {
     func close() async throws -> JSONValue {
@@ -56,9 +57,13 @@ extension RestoreRun {
             let result = try await assemble(snapshots: snapshots)
             // From here the volumes and server are the user's: a reclaim must not undo them.
             await lease?.markAssembled()
+            // Only now may the tag that lets a reclaim find them go: dropped earlier, a
+            // kill before `assembled` would leave untagged volumes no reclaim can find.
+            let tagKept = await dropRestoreTags()
             let cleaned = await cleanUp(success: true)
-            return .object((result.objectValue ?? []) + [("cleaned", cleaned),
-                                                         ("duration_ms", .int((ContinuousClock.now - started).milliseconds))])
+            return .object((result.objectValue ?? []) + [("cleaned", cleaned)]
+                           + (tagKept.isEmpty ? [] : [("restore_tag_kept", .array(tagKept.map { .string($0) }))])
+                           + [("duration_ms", .int((ContinuousClock.now - started).milliseconds))])
         } catch {
             let failure = CloudFailure.map(error, action: "restore")
             logger.error("restore failed: \(failure)")
@@ -106,6 +111,7 @@ extension RestoreRun {
                 try await compute.createServer(zone: zone, request)
             }
             ledger.server = server.id
+            try await poller.waitForAttachments(of: server.id, zone: zone, compute: compute, timeout: timeouts.volume)
             if config.startOnRestore { try await power(zone: zone, id: server.id, action: "poweron") }
             return ["status": "restored", "mode": "new", "server": .string(server.id), "name": .string(name),
                     "zone": .string(zone.name), "volumes": volumeList,
@@ -134,10 +140,15 @@ extension RestoreRun {
                 templates[position] = template(created[index]!, name: describe(index: index, volumeID: staged[index]!.volumeID).name)
             }
             let before = server.volumes.values.map(\.id)
+            let detachedSBS = server.volumes.values.filter { $0.volumeType == "sbs_volume" }.map(\.id)
             server = try await CloudFailure.attempt("swap the volumes of instance \(server.id)", permissionSet: PermissionSet.instances) {
                 try await compute.setServerVolumes(zone: targetZone, id: server.id, volumes: templates)
             }
             ledger.detached = before
+            try await poller.waitForAttachments(of: server.id, zone: targetZone, compute: compute, timeout: timeouts.volume)
+            for id in detachedSBS {
+                try await poller.waitForDetachment(of: id, zone: targetZone, compute: compute, timeout: timeouts.volume)
+            }
             if ledger.targetWasRunning || config.startOnRestore {
                 try await power(zone: targetZone, id: server.id, action: "poweron")
                 ledger.targetPoweredOff = false
@@ -167,6 +178,7 @@ extension RestoreRun {
             server = try await CloudFailure.attempt("attach the restored volumes to instance \(server.id)", permissionSet: PermissionSet.instances) {
                 try await compute.setServerVolumes(zone: targetZone, id: server.id, volumes: templates)
             }
+            try await poller.waitForAttachments(of: server.id, zone: targetZone, compute: compute, timeout: timeouts.volume)
             return ["status": "restored", "mode": "volumes", "attached_to": .string(server.id), "zone": .string(targetZone.name),
                     "volumes": volumeList, "snapshots": .array(snapshots.values.map { .string($0.id) })]
         }
@@ -182,7 +194,7 @@ extension RestoreRun {
                               index: Int) async throws -> CloudVolume {
         let compute = session.compute
         // Tagged at creation, so that a killed restore's volumes are found by its run id.
-        let tags = desc.tags.filter { !$0.hasPrefix("plakar-scaleway-restore=") } + [Naming.restoreTag(runID: runID)]
+        let tags = Self.userTags(desc) + [Naming.restoreTag(runID: runID)]
         switch desc.family {
         case .lSSD:
             let volume = try await CloudFailure.attempt("create l_ssd volume \(desc.name)", permissionSet: PermissionSet.instances) {
@@ -215,6 +227,29 @@ extension RestoreRun {
         }
     }
 
+    /// The original volume's tags, without any restore tag.
+    private static func userTags(_ desc: VolumeDescription) -> [String] {
+        desc.tags.filter { !$0.hasPrefix("plakar-scaleway-restore=") }
+    }
+
+    /// Gives the new volumes back their original tags, without this run's
+    /// restore tag; returns the volumes that keep it (logged, not fatal: the
+    /// tag is inert once the lease is `assembled`).
+    private func dropRestoreTags() async -> [String] {
+        guard let zone else { return [] }
+        var kept: [String] = []
+        for volume in ledger.volumes {
+            let tags = Self.userTags(describe(index: volume.index, volumeID: staged[volume.index]!.volumeID))
+            do {
+                try await session.compute.setVolumeTags(volume.family, zone: zone, id: volume.id, tags: tags)
+            } catch {
+                kept.append(volume.id)
+                logger.warning("volume \(volume.id) keeps its tag \(Naming.restoreTag(runID: runID)): \(error)")
+            }
+        }
+        return kept
+    }
+
     /// Sends a power action and waits for its end state.
     func power(zone: Zone, id: String, action: String) async throws {
         let compute = session.compute
@@ -243,6 +278,9 @@ extension RestoreRun {
                              "volumes": .array(ledger.volumes.map { .string($0.id) })]]
         }
         var undone: [JSONValue] = []
+        // SBS volumes detach asynchronously: wait for that before deleting them,
+        // unless what they hang on could not be undone (they would never detach).
+        var detachWillSettle = true
         if let server = ledger.server {
             do {
                 if let s = try? await compute.getServer(zone: zone, id: server), !s.isStopped {
@@ -255,6 +293,7 @@ extension RestoreRun {
             } catch where CloudFailure.isNotFound(error) {
             } catch {
                 cleanupLeftSomething = true
+                detachWillSettle = false
                 undone.append(.string("FAILED to delete server \(server): \(error)"))
             }
         }
@@ -262,18 +301,20 @@ extension RestoreRun {
             do {
                 _ = try await compute.setServerVolumes(zone: targetZone, id: targetServer.id, volumes: original)
                 undone.append(.string("volumes of \(targetServer.id) put back"))
+                try await poller.waitForAttachments(of: targetServer.id, zone: targetZone, compute: compute, timeout: timeouts.volume)
                 if ledger.targetPoweredOff { try await power(zone: targetZone, id: targetServer.id, action: "poweron") }
             } catch {
                 cleanupLeftSomething = true
+                detachWillSettle = false
                 undone.append(.string("FAILED to put back the volumes of \(targetServer.id): \(error)"))
             }
         }
         for volume in ledger.volumes.reversed() {
             do {
-                switch volume.family {
-                case .lSSD: try await compute.deleteInstanceVolume(zone: zone, id: volume.id)
-                case .sbs: try await compute.deleteBlockVolume(zone: zone, id: volume.id)
+                if volume.family == .sbs && detachWillSettle {
+                    try await poller.waitForDetachment(of: volume.id, zone: zone, compute: compute, timeout: timeouts.volume)
                 }
+                try await compute.deleteVolume(volume.family, zone: zone, id: volume.id)
                 undone.append(.string("volume \(volume.id)"))
             } catch where CloudFailure.isNotFound(error) {
             } catch {

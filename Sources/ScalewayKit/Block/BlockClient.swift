@@ -34,6 +34,13 @@ public final class BlockClient: Sendable {
         try await api.call(.get, "\(Self.base(zone))/volumes/\(id)", retry: .idempotent, as: BlockVolume.self).0
     }
 
+    /// Replaces a volume's tags (`PATCH /volumes/{id}`).
+    public func updateVolumeTags(zone: Zone, id: String, tags: [String]) async throws -> BlockVolume {
+        struct Body: Encodable, Sendable { var tags: [String] }
+        return try await api.call(.patch, "\(Self.base(zone))/volumes/\(id)", body: Body(tags: tags), retry: .idempotent,
+                                  as: BlockVolume.self).0
+    }
+
     public func listVolumes(zone: Zone, filter: BlockListFilter = BlockListFilter()) async throws -> [BlockVolume] {
         try await api.listAll("\(Self.base(zone))/volumes", query: filter.query, pageSizeName: "page_size",
                               as: VolumesPage.self) { page, _ in (page.volumes, page.total_count) }
@@ -41,9 +48,7 @@ public final class BlockClient: Sendable {
 
     /// Deletes a volume; a volume already gone counts as deleted.
     public func deleteVolume(zone: Zone, id: String) async throws {
-        do {
-            try await api.callWithoutResult(.delete, "\(Self.base(zone))/volumes/\(id)", retry: .idempotent)
-        } catch let error as ScalewayAPIError where error.isNotFound {}
+        try await api.deleteIgnoringAbsence("\(Self.base(zone))/volumes/\(id)")
     }
 
     /// Polls a volume until its status is in `until` (default `available` or `in_use`); `error` fails.
@@ -87,9 +92,7 @@ public final class BlockClient: Sendable {
 
     /// Deletes a snapshot; a snapshot already gone counts as deleted.
     public func deleteSnapshot(zone: Zone, id: String) async throws {
-        do {
-            try await api.callWithoutResult(.delete, "\(Self.base(zone))/snapshots/\(id)", retry: .idempotent)
-        } catch let error as ScalewayAPIError where error.isNotFound {}
+        try await api.deleteIgnoringAbsence("\(Self.base(zone))/snapshots/\(id)")
     }
 
     /// Starts exporting a snapshot as QCOW2 to `bucket/key`; the snapshot goes

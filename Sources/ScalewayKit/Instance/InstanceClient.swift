@@ -32,8 +32,7 @@ public final class InstanceClient: Sendable {
 
     /// Lists servers, every page. `filter.name` is a substring match: compare names yourself for an exact match.
     public func listServers(zone: Zone, filter: InstanceListFilter = InstanceListFilter()) async throws -> [InstanceServer] {
-        try await api.listAll("\(Self.base(zone))/servers", query: filter.query, pageSizeName: "per_page",
-                              as: ServersEnvelope.self) { page, head in (page.servers, head.headers["x-total-count"].flatMap { Int($0) }) }
+        try await list("\(Self.base(zone))/servers", filter, as: ServersEnvelope.self) { $0.servers }
     }
 
     public func getServer(zone: Zone, id: String) async throws -> InstanceServer {
@@ -119,20 +118,24 @@ public final class InstanceClient: Sendable {
         }
     }
 
+    /// Replaces a volume's tags (`PATCH /volumes/{id}`).
+    public func updateVolumeTags(zone: Zone, id: String, tags: [String]) async throws -> InstanceVolume {
+        struct Body: Encodable, Sendable { var tags: [String] }
+        return try await api.call(.patch, "\(Self.base(zone))/volumes/\(id)", body: Body(tags: tags), retry: .idempotent,
+                                  as: VolumeEnvelope.self).0.volume
+    }
+
     public func getVolume(zone: Zone, id: String) async throws -> InstanceVolume {
         try await api.call(.get, "\(Self.base(zone))/volumes/\(id)", retry: .idempotent, as: VolumeEnvelope.self).0.volume
     }
 
     public func listVolumes(zone: Zone, filter: InstanceListFilter = InstanceListFilter()) async throws -> [InstanceVolume] {
-        try await api.listAll("\(Self.base(zone))/volumes", query: filter.query, pageSizeName: "per_page",
-                              as: VolumesEnvelope.self) { page, head in (page.volumes, head.headers["x-total-count"].flatMap { Int($0) }) }
+        try await list("\(Self.base(zone))/volumes", filter, as: VolumesEnvelope.self) { $0.volumes }
     }
 
     /// Deletes a volume; a volume already gone counts as deleted.
     public func deleteVolume(zone: Zone, id: String) async throws {
-        do {
-            try await api.callWithoutResult(.delete, "\(Self.base(zone))/volumes/\(id)", retry: .idempotent)
-        } catch let error as ScalewayAPIError where error.isNotFound {}
+        try await api.deleteIgnoringAbsence("\(Self.base(zone))/volumes/\(id)")
     }
 
     public func waitForVolume(zone: Zone, id: String, policy: WaitPolicy? = nil) async throws -> InstanceVolume {
@@ -178,15 +181,12 @@ public final class InstanceClient: Sendable {
     }
 
     public func listSnapshots(zone: Zone, filter: InstanceListFilter = InstanceListFilter()) async throws -> [InstanceSnapshot] {
-        try await api.listAll("\(Self.base(zone))/snapshots", query: filter.query, pageSizeName: "per_page",
-                              as: SnapshotsEnvelope.self) { page, head in (page.snapshots, head.headers["x-total-count"].flatMap { Int($0) }) }
+        try await list("\(Self.base(zone))/snapshots", filter, as: SnapshotsEnvelope.self) { $0.snapshots }
     }
 
     /// Deletes a snapshot; a snapshot already gone counts as deleted.
     public func deleteSnapshot(zone: Zone, id: String) async throws {
-        do {
-            try await api.callWithoutResult(.delete, "\(Self.base(zone))/snapshots/\(id)", retry: .idempotent)
-        } catch let error as ScalewayAPIError where error.isNotFound {}
+        try await api.deleteIgnoringAbsence("\(Self.base(zone))/snapshots/\(id)")
     }
 
     /// Starts exporting a snapshot as QCOW2 to `bucket/key` (202, fake task;
@@ -231,6 +231,15 @@ public final class InstanceClient: Sendable {
     // MARK: Helpers
 
     func waiter(_ policy: WaitPolicy) -> Waiter { Waiter(policy: policy, clock: options.clock) }
+
+    /// Every page of an Instance list (`per_page`, total in `X-Total-Count`).
+    private func list<Page: Decodable & Sendable, Item: Sendable>(
+        _ path: String, _ filter: InstanceListFilter, as page: Page.Type, _ items: (Page) -> [Item]
+    ) async throws -> [Item] {
+        try await api.listAll(path, query: filter.query, pageSizeName: "per_page", as: Page.self) { page, head in
+            (items(page), head.headers["x-total-count"].flatMap { Int($0) })
+        }
+    }
 
     /// Runs a create; after an ambiguous failure (timeout, reset, 5xx) looks
     /// the resource up and returns it if exactly one matches, else retries.

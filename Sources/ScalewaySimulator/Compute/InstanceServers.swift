@@ -70,6 +70,7 @@ extension ScalewayAPI {
             next.servers[id] = server
             s = next
         }
+        settleAttachments(of: store.read { $0.servers[id].map { Array($0.volumes.values) } ?? [] })
         for (volume, snapshot) in createdLocalVolumes {
             try SparseFile.copy(from: store.snapshotPath(snapshot), to: store.volumePath(volume),
                                 size: store.read { $0.volumes[volume]?.size })
@@ -94,7 +95,7 @@ extension ScalewayAPI {
             guard volume.serverID == nil else {
                 throw APIError.invalidRequest("Validation Error", fields: [field: ["volume \(existing) is already attached to a server"]])
             }
-            attach(&volume, to: server.id, at: now)
+            attach(&volume, to: server.id, at: now, durations: s.durations)
             s.volumes[existing] = volume
             return existing
         }
@@ -124,7 +125,7 @@ extension ScalewayAPI {
             var volume = VolumeRecord(
                 id: volumeID, name: name, projectID: server.projectID, zone: r.zone, type: .lSSD, size: size ?? 0,
                 tags: [], state: "available", parentSnapshotID: t.string("base_snapshot"), createdAt: now, modifiedAt: now)
-            attach(&volume, to: server.id, at: now)
+            attach(&volume, to: server.id, at: now, durations: s.durations)
             s.volumes[volumeID] = volume
         case "sbs_volume":
             guard let size = t.int64("size"), size >= 1_000_000_000 else {
@@ -136,7 +137,7 @@ extension ScalewayAPI {
                 id: volumeID, name: name, projectID: server.projectID, zone: r.zone,
                 type: VolumeType(perfIOPS: iops) ?? .sbs5k, size: size, tags: [], state: "available",
                 createdAt: now, modifiedAt: now)
-            attach(&volume, to: server.id, at: now)
+            attach(&volume, to: server.id, at: now, durations: s.durations)
             s.volumes[volumeID] = volume
         default:
             throw APIError.invalidRequest("Validation Error", fields: [field + ".volume_type": ["unsupported volume type \(type)"]])
@@ -144,29 +145,35 @@ extension ScalewayAPI {
         return volumeID
     }
 
-    func attach(_ volume: inout VolumeRecord, to serverID: String, at now: Date) {
+    /// Attaches at once (l_ssd), or starts attaching (SBS: the reference is
+    /// `attaching` until ``OperationRunner/runAttachment(_:)`` settles it).
+    func attach(_ volume: inout VolumeRecord, to serverID: String, at now: Date, durations: SimDurations) {
         volume.serverID = serverID
         volume.modifiedAt = now
         if volume.type.isBlock {
             volume.reference = VolumeRecord.Reference(id: Identifier.make(), serverID: serverID, createdAt: now,
-                                                      status: "attached")
+                                                      status: "attaching",
+                                                      readyAt: now.addingTimeInterval(durations.blockVolumeAttach))
             volume.state = "in_use"
         }
     }
 
-    func detach(_ volume: inout VolumeRecord, at now: Date) {
-        volume.serverID = nil
+    /// Detaches at once (l_ssd), or starts detaching (SBS: the volume stays
+    /// `in_use` and bound to the server until the reference is gone).
+    func detach(_ volume: inout VolumeRecord, at now: Date, durations: SimDurations) {
         volume.modifiedAt = now
-        if volume.type.isBlock {
-            volume.reference = nil
-            volume.state = "available"
-            volume.lastDetachedAt = now
+        guard volume.type.isBlock, var reference = volume.reference else {
+            volume.serverID = nil
+            return
         }
+        reference.status = "detaching"
+        reference.readyAt = now.addingTimeInterval(durations.blockVolumeDetach)
+        volume.reference = reference
     }
 
     func updateServer(_ r: APIRequest, _ id: String) throws -> HTTPResponse {
         let body = try r.body()
-        try store.mutate { s in
+        let changed = try store.mutate { s -> Set<String> in
             var server = try server(s, id, zone: r.zone)
             let now = Date()
             if let name = body.string("name") { server.name = name }
@@ -180,19 +187,23 @@ extension ScalewayAPI {
                 }
                 server.commercialType = type
             }
+            var changed: Set<String> = []
             if let map = body.object("volumes") {
-                try applyVolumesMap(map, to: &server, request: r, state: &s, at: now)
+                changed = try applyVolumesMap(map, to: &server, request: r, state: &s, at: now)
             }
             server.modifiedAt = now
             s.servers[id] = server
+            return changed
         }
+        settleAttachments(of: Array(changed))
         return json(200, ["server": renderServer(id)])
     }
 
     /// Applies a complete `volumes` map: indexes left out are detached;
-    /// SBS volumes hot-plug, l_ssd changes need a stopped server.
+    /// SBS volumes hot-plug, l_ssd changes need a stopped server. Returns the
+    /// volumes attached or detached.
     private func applyVolumesMap(_ map: JSONObject, to server: inout ServerRecord, request r: APIRequest,
-                                 state s: inout AccountState, at now: Date) throws {
+                                 state s: inout AccountState, at now: Date) throws -> Set<String> {
         if let transition = server.transition {
             throw APIError.transientState("instance_server", server.id, state: transition.action == "poweron" ? "starting" : server.state)
         }
@@ -223,16 +234,17 @@ extension ScalewayAPI {
                                               help: "local volumes (l_ssd) can only be attached or detached while the server is stopped")
         }
         for volumeID in before.subtracting(after) {
-            if var v = s.volumes[volumeID] { detach(&v, at: now); s.volumes[volumeID] = v }
+            if var v = s.volumes[volumeID] { detach(&v, at: now, durations: s.durations); s.volumes[volumeID] = v }
         }
         for volumeID in after.subtracting(before) {
-            if var v = s.volumes[volumeID] { attach(&v, to: server.id, at: now); s.volumes[volumeID] = v }
+            if var v = s.volumes[volumeID] { attach(&v, to: server.id, at: now, durations: s.durations); s.volumes[volumeID] = v }
         }
         server.volumes = wanted
+        return changed
     }
 
     func deleteServer(_ r: APIRequest, _ id: String) throws -> HTTPResponse {
-        try store.mutate { s in
+        let detached = try store.mutate { s -> [String] in
             let server = try server(s, id, zone: r.zone)
             guard server.state == "stopped" else {
                 if server.transition != nil { throw APIError.transientState("instance_server", id, state: server.state) }
@@ -241,10 +253,12 @@ extension ScalewayAPI {
             }
             let now = Date()
             for volumeID in server.volumes.values {
-                if var v = s.volumes[volumeID] { detach(&v, at: now); s.volumes[volumeID] = v }
+                if var v = s.volumes[volumeID] { detach(&v, at: now, durations: s.durations); s.volumes[volumeID] = v }
             }
             s.servers[id] = nil
+            return Array(server.volumes.values)
         }
+        settleAttachments(of: detached)
         return noContent()
     }
 
@@ -348,10 +362,11 @@ extension ScalewayAPI {
             while server.volumes[String(index)] != nil { index += 1 }
             server.volumes[String(index)] = volumeID
             server.modifiedAt = now
-            attach(&volume, to: id, at: now)
+            attach(&volume, to: id, at: now, durations: s.durations)
             s.volumes[volumeID] = volume
             s.servers[id] = server
         }
+        settleAttachments(of: [volumeID])
         return json(200, ["server": renderServer(id)])
     }
 
@@ -375,11 +390,17 @@ extension ScalewayAPI {
             let now = Date()
             server.volumes[index] = nil
             server.modifiedAt = now
-            detach(&volume, at: now)
+            detach(&volume, at: now, durations: s.durations)
             s.volumes[volumeID] = volume
             s.servers[id] = server
         }
+        settleAttachments(of: [volumeID])
         return json(200, ["server": renderServer(id)])
+    }
+
+    /// Arms the timers that settle these volumes' `attaching`/`detaching` references.
+    private func settleAttachments(of volumeIDs: [String]) {
+        for id in volumeIDs { runner.runAttachment(id) }
     }
 
     static let defaultSecurityGroup = "5881315f-2400-43a0-ac75-08adf6cb8c12"

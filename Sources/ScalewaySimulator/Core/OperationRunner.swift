@@ -55,13 +55,15 @@ final class OperationRunner: Sendable {
 
     /// Restarts every operation and transition recorded in the state.
     func resumeAll() {
-        let (snapshots, volumes, servers) = store.read { s in
+        let (snapshots, volumes, attachments, servers) = store.read { s in
             (s.snapshots.values.filter { $0.pending != nil }.map(\.id),
              s.volumes.values.filter { $0.pending != nil }.map(\.id),
+             s.volumes.values.filter { $0.reference?.readyAt != nil }.map(\.id),
              s.servers.values.filter { $0.transition != nil }.map(\.id))
         }
         snapshots.forEach(runSnapshotOperation)
         volumes.forEach(runVolumeOperation)
+        attachments.forEach(runAttachment)
         servers.forEach(runServerTransition)
     }
 
@@ -99,6 +101,13 @@ final class OperationRunner: Sendable {
                 guard var op = volume.pending else { continue }
                 op.readyAt = op.startedAt.addingTimeInterval(durations.blockVolumeCreate)
                 volume.pending = op
+                s.volumes[id] = volume
+            }
+            for (id, var volume) in s.volumes {
+                guard var reference = volume.reference, let readyAt = reference.readyAt else { continue }
+                let seconds = reference.status == "detaching" ? durations.blockVolumeDetach : durations.blockVolumeAttach
+                reference.readyAt = min(readyAt, Date().addingTimeInterval(seconds))
+                volume.reference = reference
                 s.volumes[id] = volume
             }
             for (id, var server) in s.servers {
@@ -274,6 +283,31 @@ final class OperationRunner: Sendable {
                     v.modifiedAt = Date()
                     s.volumes[id] = v
                 }
+            }
+        }
+    }
+
+    // MARK: Attachments
+
+    /// Settles volume `id`'s attachment at its deadline: `attaching` becomes
+    /// `attached`; `detaching` ends the attachment (the volume `available`).
+    func runAttachment(_ id: String) {
+        guard let reference = store.read({ $0.volumes[id]?.reference }), let readyAt = reference.readyAt else { return }
+        after(readyAt) { [self] in
+            store.mutate { s in
+                guard var v = s.volumes[id], v.reference == reference else { return }
+                let now = Date()
+                if reference.status == "detaching" {
+                    v.reference = nil
+                    v.serverID = nil
+                    if v.state == "in_use" { v.state = "available" }
+                    v.lastDetachedAt = now
+                } else {
+                    v.reference?.status = "attached"
+                    v.reference?.readyAt = nil
+                }
+                v.modifiedAt = now
+                s.volumes[id] = v
             }
         }
     }

@@ -12,6 +12,8 @@ struct VolumeRecord: Sendable, Codable, Equatable {
         var createdAt: Date
         /// `attaching`, `attached`, `detaching`.
         var status: String
+        /// When an `attaching` or `detaching` reference settles (nil once `attached`).
+        var readyAt: Date?
     }
 
     var id: String

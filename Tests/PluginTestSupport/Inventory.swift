@@ -3,11 +3,11 @@ import Foundation
 /// The whole resource state of the simulator (servers, volumes, snapshots,
 /// objects, incomplete multipart uploads), keyed by id, each resource as
 /// canonical JSON, so two inventories can be compared exactly.
-struct Inventory: Equatable, CustomStringConvertible {
+public struct Inventory: Equatable, CustomStringConvertible {
     /// kind -> id -> canonical JSON of the resource.
-    var resources: [String: [String: String]]
+    public var resources: [String: [String: String]]
 
-    static let kinds: [(kind: String, id: String)] = [
+    public static let kinds: [(kind: String, id: String)] = [
         ("servers", "id"), ("volumes", "id"), ("snapshots", "id"), ("objects", "key"), ("multipart_uploads", "upload_id"),
     ]
 
@@ -26,7 +26,7 @@ struct Inventory: Equatable, CustomStringConvertible {
         return value
     }
 
-    init(state: [String: Any]) {
+    public init(state: [String: Any]) {
         var resources: [String: [String: String]] = [:]
         for (kind, idField) in Self.kinds {
             var byID: [String: String] = [:]
@@ -41,16 +41,16 @@ struct Inventory: Equatable, CustomStringConvertible {
         self.resources = resources
     }
 
-    func ids(_ kind: String) -> Set<String> { Set(resources[kind, default: [:]].keys) }
+    public func ids(_ kind: String) -> Set<String> { Set(resources[kind, default: [:]].keys) }
 
-    var description: String {
+    public var description: String {
         Self.kinds.map { "\($0.kind): \(ids($0.kind).sorted())" }.joined(separator: "\n")
     }
 
     /// What changed from `before` to `self`: new, vanished and modified
     /// resources, by kind. `allowedNew` (kind -> ids) and `allowedChanged`
     /// are what the run was entitled to create or modify.
-    func changes(since before: Inventory, allowedNew: [String: Set<String>] = [:],
+    public func changes(since before: Inventory, allowedNew: [String: Set<String>] = [:],
                  allowedChanged: [String: Set<String>] = [:]) -> [String] {
         var out: [String] = []
         for (kind, _) in Self.kinds {
@@ -67,8 +67,4 @@ struct Inventory: Equatable, CustomStringConvertible {
         }
         return out
     }
-}
-
-extension SimulatorFixture {
-    func inventory() async throws -> Inventory { Inventory(state: try await state()) }
 }

@@ -1,35 +1,54 @@
 import Foundation
 
-/// A backup or restore session through the built binary, with hooks where
-/// the tests look (staged objects before close) or strike (SIGKILL).
-struct SessionDriver: Sendable {
+/// Whole backup and restore sessions through the built binary, as Plakar
+/// runs them, with hooks where the tests look (staged objects before close)
+/// or strike (SIGKILL). Errors are collected, not thrown: the tests judge them.
+public enum SessionDriver {
     /// A file of the backup tree. `@unchecked Sendable`: `info` is an immutable JSON tree.
-    struct File: @unchecked Sendable {
-        var path: String
-        var info: [String: Any]
-        var bytes: Data
-        var isDirectory: Bool { ((info["mode"] as? Int) ?? 0) & (1 << 31) != 0 }
+    public struct File: @unchecked Sendable {
+        public var path: String
+        public var info: [String: Any]
+        public var bytes: Data
+        public var isDirectory: Bool { ((info["mode"] as? Int) ?? 0) & (1 << 31) != 0 }
+        public init(path: String, info: [String: Any], bytes: Data) {
+            self.path = path
+            self.info = info
+            self.bytes = bytes
+        }
+    }
+
+    /// The answer to one request: its result or its error.
+    /// `@unchecked Sendable`: JSON trees, immutable.
+    public enum Answer: @unchecked Sendable {
+        case ok([String: Any]), failed(PluginProcess.RPCError)
     }
 
     /// The outcome of a session. `@unchecked Sendable`: JSON trees, immutable.
-    struct Outcome: @unchecked Sendable {
-        var files: [File] = []
-        var records: [[String: Any]] = []
-        var errors: [PluginProcess.RPCError] = []
-        var closeResult: [String: Any]?
+    public struct Outcome: @unchecked Sendable {
+        /// `open`'s result, nil when it failed (its error is the first of ``errors``).
+        public var opened: [String: Any]?
+        public var files: [File] = []
+        public var records: [[String: Any]] = []
+        /// A restore's last `write` of each file (or the error that ended it), by path.
+        public var writes: [String: Answer] = [:]
+        /// Every error, in the order met.
+        public var errors: [PluginProcess.RPCError] = []
+        public var closeResult: [String: Any]?
+        public var closeError: PluginProcess.RPCError?
+        /// The `progress` notifications' params, in order.
+        public var progress: [[String: Any]] = []
     }
 
-    static func openParams(_ config: [String: String], mode: String) -> [String: Any] {
+    public static func openParams(_ config: [String: String], mode: String) -> [String: Any] {
         ["protocol": "scaleway-instance", "mode": mode, "config": config, "host": ["hostname": "test", "max_concurrency": 4]]
     }
 
-    /// open, list, concurrent reads (1 MiB), `beforeClose`, close. Errors are
-    /// collected, not thrown: the tests judge them.
-    static func backup(_ plugin: PluginProcess, _ config: [String: String],
-                       beforeClose: () async throws -> Void = {}) async throws -> Outcome {
+    /// open, list, concurrent reads (one task per file, 1 MiB reads), `beforeClose`, close.
+    public static func backup(_ plugin: PluginProcess, _ config: [String: String],
+                              beforeClose: () async throws -> Void = {}) async throws -> Outcome {
         var outcome = Outcome()
         do {
-            _ = try await plugin.call("open", openParams(config, mode: "importer"))
+            outcome.opened = try await plugin.call("open", openParams(config, mode: "importer"))
             outcome.records = try await plugin.call("list")["records"] as! [[String: Any]]
         } catch let error as PluginProcess.RPCError {
             outcome.errors.append(error)
@@ -68,22 +87,19 @@ struct SessionDriver: Sendable {
         }
         outcome.files.sort { $0.path < $1.path }
         try await beforeClose()
-        do {
-            outcome.closeResult = try await plugin.call("close")
-        } catch let error as PluginProcess.RPCError {
-            outcome.errors.append(error)
-        }
+        await close(plugin, into: &outcome)
         return outcome
     }
 
     /// open, each file in walk order (1 MiB chunks, `afterChunk` after each),
-    /// `beforeClose`, close.
-    static func restore(_ plugin: PluginProcess, _ files: [File], config: [String: String],
-                        afterChunk: (_ path: String, _ offset: Int) async throws -> Void = { _, _ in },
-                        beforeClose: () async throws -> Void = {}) async throws -> Outcome {
+    /// `beforeClose`, close. A refused file is ended with an empty last
+    /// chunk, as the host does.
+    public static func restore(_ plugin: PluginProcess, _ files: [File], config: [String: String],
+                               afterChunk: (_ path: String, _ offset: Int) async throws -> Void = { _, _ in },
+                               beforeClose: () async throws -> Void = {}) async throws -> Outcome {
         var outcome = Outcome()
         do {
-            _ = try await plugin.call("open", openParams(config, mode: "exporter"))
+            outcome.opened = try await plugin.call("open", openParams(config, mode: "exporter"))
         } catch let error as PluginProcess.RPCError {
             outcome.errors.append(error)
             return outcome
@@ -98,9 +114,11 @@ struct SessionDriver: Sendable {
                                              "data": file.bytes[offset..<end].base64EncodedString(), "eof": end == file.bytes.count]
                 if offset == 0 { params["fileinfo"] = info }
                 do {
-                    _ = try await plugin.call("write", params)
+                    let r = try await plugin.call("write", params)
+                    if end == file.bytes.count { outcome.writes[file.path] = .ok(r) }
                 } catch let error as PluginProcess.RPCError {
                     outcome.errors.append(error)
+                    outcome.writes[file.path] = .failed(error)
                     if end < file.bytes.count {
                         _ = try? await plugin.call("write", ["path": file.path, "offset": end, "data": "", "eof": true])
                     }
@@ -111,11 +129,21 @@ struct SessionDriver: Sendable {
             } while offset < file.bytes.count
         }
         try await beforeClose()
+        await close(plugin, into: &outcome)
+        return outcome
+    }
+
+    private static func close(_ plugin: PluginProcess, into outcome: inout Outcome) async {
         do {
             outcome.closeResult = try await plugin.call("close", timeout: 300)
         } catch let error as PluginProcess.RPCError {
             outcome.errors.append(error)
+            outcome.closeError = error
+        } catch {
+            let wrapped = PluginProcess.RPCError(code: 0, message: "\(error)", data: [:])
+            outcome.errors.append(wrapped)
+            outcome.closeError = wrapped
         }
-        return outcome
+        outcome.progress = plugin.notifications.filter { $0["method"] as? String == "progress" }.map { $0["params"] as! [String: Any] }
     }
 }
