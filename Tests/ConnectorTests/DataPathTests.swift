@@ -1,4 +1,6 @@
+import Crypto
 import PluginProtocol
+import class ScalewayKit.PartBuffer
 import Synchronization
 import XCTest
 @testable import ScalewayConnector
@@ -67,8 +69,7 @@ final class DataPathTests: XCTestCase {
         await reader.cancelAll()
     }
 
-    /// A store that keeps a copy of each part and lets go of the buffer, as
-    /// the real one does once the request is sent.
+    /// A store that keeps a copy of each part, as the server does.
     final class CopyingStore: ObjectStore, @unchecked Sendable {
         let parts = Mutex<[Int: [UInt8]]>([:])
         func bucketRegion(_ bucket: String) async throws -> String { "fr-par" }
@@ -78,8 +79,9 @@ final class DataPathTests: XCTestCase {
         func listObjects(bucket: String, prefix: String) async throws -> [ObjectFacts] { [] }
         func deleteObject(bucket: String, key: String) async throws {}
         func createMultipartUpload(bucket: String, key: String, contentType: String) async throws -> String { "u" }
-        func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, bytes: [UInt8]) async throws -> String {
-            let copy = bytes.withUnsafeBufferPointer { [UInt8]($0) }
+        func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, part: PartBuffer) async throws -> String {
+            XCTAssertEqual(part.sha256, Digest.sha256(part.bytes), "the part is sealed with the hash of its bytes")
+            let copy = Array(part.bytes)
             parts.withLock { $0[partNumber] = copy }
             return "etag-\(partNumber)"
         }
@@ -91,9 +93,9 @@ final class DataPathTests: XCTestCase {
 
     func testMultipartStreamRefillsTheBuffersOfUploadedParts() async throws {
         let store = CopyingStore()
-        // 8 MiB parts: 3 buffer slots, so the 3rd part's flush waits for the
+        // 5 MiB parts: 3 buffer slots, so the 3rd part's flush waits for the
         // 1st upload, whose buffer the 4th part then refills (deterministic).
-        let part = 8 << 20
+        let part = 5 << 20
         let image = Self.pattern(4 * part + 5, seed: 5)
         let stream = MultipartStream(store: store, bucket: "b", key: "k", uploadID: "u", partSize: part)
         var offset = 0
@@ -118,7 +120,8 @@ final class DataPathTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(slots, 2, "one part fills while one uploads")
             XCTAssertLessThanOrEqual(slots * part, max(MultipartStream.partMemoryBudget, 2 * part), "image of \(image) bytes")
         }
-        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 8 * mib), 3, "8 MiB parts: 2 uploads in flight")
+        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 5 * mib), 3, "5 MiB parts (images up to 5 GB): 2 uploads in flight")
+        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 8 * mib), 2, "8 MiB parts (images of 8 GB): 1 upload in flight")
         XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 17 * mib), 2, "the 17 MiB parts of a 16 GiB image")
     }
 

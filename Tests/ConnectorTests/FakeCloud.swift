@@ -1,6 +1,7 @@
 import PluginProtocol
 import Foundation
 import QCOW2
+import class ScalewayKit.PartBuffer
 import Synchronization
 @testable import ScalewayConnector
 
@@ -411,7 +412,8 @@ final class FakeCloud: CloudSession, ComputeAPI, ObjectStore, @unchecked Sendabl
         return id
     }
 
-    func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, bytes: [UInt8]) async throws -> String {
+    func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, part: PartBuffer) async throws -> String {
+        let bytes = Array(part.bytes)
         state.withLock { $0.uploads[uploadID]?.parts[partNumber] = bytes }
         return "etag-\(partNumber)"
     }

@@ -73,7 +73,7 @@ final class ModelTests: XCTestCase {
         XCTAssertTrue(run.range(of: #"^\d{8}T\d{6}Z-[0-9a-f]{6}$"#, options: .regularExpression) != nil, run)
         XCTAssertEqual(Naming.backupStagingKey(prefix: "p/", serverID: "s", runID: "r", index: 1, volumeID: "v"), "p/s/r/1-v.qcow2")
         XCTAssertTrue(Naming.snapshotTags(runID: "r", serverID: "s").contains("plakar-scaleway"))
-        XCTAssertEqual(MultipartStream.partSize(forObjectSize: 100), 8 << 20)
+        XCTAssertEqual(MultipartStream.partSize(forObjectSize: 100), 5 << 20, "Scaleway's minimum part")
         XCTAssertEqual(MultipartStream.partSize(forObjectSize: 100_000_000_000), 96 << 20)
         XCTAssertGreaterThanOrEqual(MultipartStream.partSize(forObjectSize: 1 << 40) * 1000, 1 << 40)
     }

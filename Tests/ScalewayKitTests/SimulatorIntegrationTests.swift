@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 import Testing
@@ -240,6 +241,34 @@ import ScalewaySimulator
         let fired = try await env.faultsFired()
         #expect(fired["/servers"] == 3 && fired["faults/obj"] == 2 && fired["faults/multi"] == 1
             && fired["faults/single"] == 2 && fired["/export"] == 1, "fired: \(fired)")
+    }
+
+    /// Each part's SHA-256 is signed (no Content-MD5): the simulator, like
+    /// Scaleway, hashes what it received and refuses a part whose bytes are
+    /// not the ones hashed, so a part damaged on the way is never stored.
+    @Test func partsCarryTheirSignedSHA256AndAMismatchIsRefused() async throws {
+        let env = try await Environment.start(tls: false)
+        defer { env.stop() }
+        let part: [UInt8] = (0..<(5 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        var damaged = part
+        damaged[4242] ^= 0x10
+        let id = try await env.storage.createMultipartUpload(bucket: env.bucket, key: "signed/parts")
+        let error = await #expect(throws: ScalewayKit.S3Error.self) {
+            _ = try await env.storage.uploadPart(bucket: env.bucket, key: "signed/parts", uploadID: id, partNumber: 1,
+                                                 body: ScalewayKit.HTTPRequestBody.bytes(damaged),
+                                                 payloadSHA256: Crypto.Digest.sha256(part))
+        }
+        #expect(error?.code == "XAmzContentSHA256Mismatch" && error?.httpStatus == 400)
+
+        // The part as hashed goes through (the writer's path: hashed while filled), and the object is whole.
+        let writer = env.storage.makeMultipartWriter(bucket: env.bucket, key: "signed/parts", expectedSize: Int64(2 * part.count))
+        try await writer.append(part)
+        try await writer.append(damaged)
+        let result = try await writer.finish()
+        #expect(result.partCount == 2)
+        #expect(try await env.storage.getObjectBytes(bucket: env.bucket, key: "signed/parts") == part + damaged)
+        try await env.storage.abortMultipartUpload(bucket: env.bucket, key: "signed/parts", uploadID: id)
+        #expect(try await env.storage.listMultipartUploads(bucket: env.bucket).isEmpty)
     }
 
     @Test func credentialsAndPermissionsAreNamed() async throws {

@@ -9,6 +9,8 @@ import Testing
 /// process's resident memory (the test binary's own baseline, ~42 MiB with
 /// the simulator linked in, is reported separately), and
 /// comparing the throughput with the curl command line on the same endpoint.
+/// The absolute bound (the whole process under 64 MiB) is measured by
+/// `bench/client-run`, the same upload in a small process of its own.
 /// Runs only with `PLAKAR_SCALEWAY_HEAVY=1`; results go to stderr as `BENCH` lines.
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PLAKAR_SCALEWAY_HEAVY"] == "1"))
 struct ThroughputBenchmark {
@@ -50,26 +52,17 @@ struct ThroughputBenchmark {
             region: .frPar, endpoints: ScalewayEndpoints(s3Endpoint: server.endpoint),
             options: ObjectStorageOptions(downloadConcurrency: 4, downloadRangeSize: 8 << 20))
         let size = Self.size
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        for i in chunk.indices { chunk[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
         let baseline = Self.rss().current
         Self.report("size \(size) bytes, baseline RSS \(baseline >> 20) MiB")
 
         // Upload through the streaming writer, 1 MiB at a time (the restore flow's shape).
         Self.resetPeakRSS()
         var started = ContinuousClock.now
-        let writer = storage.makeMultipartWriter(bucket: "bkt", key: "big.qcow2", expectedSize: size)
-        var written: Int64 = 0
-        while written < size {
-            chunk[0] = UInt8(truncatingIfNeeded: written >> 20)
-            let count = Int(min(Int64(chunk.count), size - written))
-            try await writer.append(contentsOf: chunk[0..<count])
-            written += Int64(count)
-        }
-        let upload = try await writer.finish()
+        let upload = try await SyntheticUpload.push(size, through: storage.makeMultipartWriter(bucket: "bkt", key: "big.qcow2",
+                                                                                             expectedSize: size))
         let uploadTime = ContinuousClock.now - started
         let uploadPeak = Self.rss().peak
-        Self.report("upload (writer, default 8 MiB parts, 3 in flight): \(Self.rate(size, uploadTime)), \(upload.partCount) parts, peak RSS \(uploadPeak >> 20) MiB")
+        Self.report("upload (writer, default 8 MiB parts, 2 in flight): \(Self.rate(size, uploadTime)), \(upload.partCount) parts, peak RSS \(uploadPeak >> 20) MiB")
         #expect(upload.size == size)
 
         // Download as one stream into a counting sink.

@@ -1,3 +1,5 @@
+import class ScalewayKit.PartBuffer
+
 /// The Instance and Block API calls the connector makes.
 ///
 /// One zone per call; every method throws ``CloudError``. Implemented over
@@ -66,8 +68,8 @@ public protocol ObjectStore: Sendable {
     func listObjects(bucket: String, prefix: String) async throws -> [ObjectFacts]
     func deleteObject(bucket: String, key: String) async throws
     func createMultipartUpload(bucket: String, key: String, contentType: String) async throws -> String
-    /// Returns the part's ETag.
-    func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, bytes: [UInt8]) async throws -> String
+    /// Uploads a sealed part (its bytes and SHA-256); returns the part's ETag.
+    func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, part: PartBuffer) async throws -> String
     func completeMultipartUpload(bucket: String, key: String, uploadID: String, parts: [(number: Int, etag: String)]) async throws
     func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws
     /// A small object in one PUT (run leases).

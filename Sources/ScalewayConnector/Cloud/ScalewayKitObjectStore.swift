@@ -64,10 +64,13 @@ struct ScalewayKitObjectStore: ObjectStore {
         return try await ScalewayKitErrors.call { try await c.createMultipartUpload(bucket: bucket, key: key, contentType: contentType) }
     }
 
-    func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, bytes: [UInt8]) async throws -> String {
+    func uploadPart(bucket: String, key: String, uploadID: String, partNumber: Int, part: PartBuffer) async throws -> String {
         let c = try client()
+        // PartPipeline seals a part before any upload sees it.
+        guard let sha256 = part.sha256 else { preconditionFailure("part \(partNumber) of \(key) was not sealed") }
         return try await ScalewayKitErrors.call {
-            try await c.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber, bytes: bytes[...])
+            try await c.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: partNumber,
+                                   body: part.body, payloadSHA256: sha256)
         }.etag
     }
 

@@ -16,13 +16,15 @@ import Logging
 /// }
 /// ```
 ///
-/// - Bytes accumulate into the current part; a full part is uploaded in the
-///   background (Content-MD5, retried on failure) while the next one fills.
-///   At most ``ObjectStorageOptions/uploadConcurrency`` parts are in flight,
-///   and fewer when parts are large: the part buffers (in flight + filling)
+/// - Bytes accumulate into the current part, hashed (SHA-256) as they are
+///   copied in; a full part is uploaded in the background (its hash signed,
+///   retried on failure) while the next one fills.
+///   At most ``ObjectStorageOptions/uploadConcurrency`` parts upload while
+///   the next fills (one more while the writer waits for the oldest, see
+///   ``PartPipeline``), and fewer when parts are large: the part buffers
 ///   stay within ``partMemoryBudget`` whenever two parts fit in it, so
 ///   memory does not grow with the object (the 17 MiB parts of a 16 GiB
-///   object get 1 in flight, 8 MiB parts 3). ``append(_:)`` waits for a slot.
+///   object get 1 in flight, 8 MiB parts 2). ``append(_:)`` waits for a slot.
 /// - Part buffers are reused: an uploaded part's mapping is refilled by a
 ///   later part instead of being unmapped and a new one mapped and faulted
 ///   in page by page.
@@ -42,14 +44,9 @@ public actor MultipartUploadWriter {
 
     private var state = State.open
     private var busy = false
-    private var buffer: PartBuffer?
+    private var parts = PartPipeline()
     private var currentPartSize: Int64
     private var uploadID: String?
-    private var nextPartNumber = 1
-    private var inFlight: [(number: Int, buffer: PartBuffer, task: Task<CompletedPart, any Error>)] = []
-    /// Buffers of uploaded parts, ready to be refilled.
-    private var spare: [PartBuffer] = []
-    private var completed: [CompletedPart] = []
     private var failure: (any Error)?
     private var total: Int64 = 0
 
@@ -71,15 +68,16 @@ public actor MultipartUploadWriter {
     }
 
     /// Bytes of part buffers a writer aims to hold at once (uploading and
-    /// filling): 32 MiB, i.e. the default 3 uploads of 8 MiB plus the part
-    /// filling. Never fewer than one part uploading while one fills.
-    public static let partMemoryBudget: Int64 = 32 << 20
+    /// filling): 24 MiB, i.e. 2 uploads of 8 MiB plus the part filling.
+    /// Never fewer than one part uploading while one fills.
+    ///
+    /// Sized for issue 4's bound, a process under 64 MiB resident while it
+    /// uploads 4 GiB: a small process of its own (bench/client-run) idles at
+    /// 29 MiB and peaked at 59 MiB with this budget, 68 MiB with 32 MiB (3
+    /// uploads in flight); on loopback a third upload in flight gained no
+    /// throughput that load on the shared 2-core machine did not hide.
+    public static let partMemoryBudget: Int64 = 24 << 20
 
-    /// Parts in flight for parts of `partSize` bytes: as many as the budget
-    /// holds besides the filling one, within `concurrency`, at least 1.
-    static func inFlightLimit(partSize: Int64, concurrency: Int) -> Int {
-        max(1, min(concurrency, Int(partMemoryBudget / max(1, partSize)) - 1))
-    }
 
     /// Bytes accepted so far.
     public var bytesWritten: Int64 { total }
@@ -104,12 +102,10 @@ public actor MultipartUploadWriter {
         defer { busy = false }
         var offset = bytes.startIndex
         while offset < bytes.endIndex {
-            let part = buffer ?? takeBuffer(capacity: Int(currentPartSize))
-            buffer = part
-            let taken = bytes[offset...].withUnsafeBytes { part.append($0) }
+            let taken = parts.fill(bytes[offset...], partSize: Int(currentPartSize))
             offset += taken
             total += Int64(taken)
-            if part.isFull { try await flushPart() }
+            if parts.hasFullPart { try await flushPart() }
         }
     }
 
@@ -122,22 +118,22 @@ public actor MultipartUploadWriter {
         }
         do {
             if uploadID == nil {
-                let last = buffer ?? PartBuffer(capacity: 1)
+                let last = parts.sealedFillingPart()
                 let result = try await client.putObject(bucket: bucket, key: key, body: last.body, contentType: contentType,
-                                                        contentMD5: last.md5())
-                buffer = nil
+                                                        payloadSHA256: last.sha256)
+                parts.discard()
                 try await client.verifyLength(bucket: bucket, key: key, expected: total)
                 state = .finished
                 return UploadResult(etag: result.etag, size: total, partCount: 0)
             }
-            if let last = buffer, !last.isEmpty { try await flushPart() }
-            while !inFlight.isEmpty { try await collectOldest() }
-            spare = []  // unmap now: the writer may outlive the upload
+            if parts.hasPendingBytes { try await flushPart() }
+            for part in parts.drain() { parts.collect(part, result: try await part.task.value) }
+            parts.releaseSpareBuffers()  // unmap now: the writer may outlive the upload
             let etag = try await client.completeMultipartUpload(bucket: bucket, key: key, uploadID: uploadID!,
-                                                                parts: completed, expectedSize: total)
+                                                                parts: parts.completed, expectedSize: total)
             try await client.verifyLength(bucket: bucket, key: key, expected: total)
             state = .finished
-            return UploadResult(etag: etag, size: total, partCount: completed.count)
+            return UploadResult(etag: etag, size: total, partCount: parts.completed.count)
         } catch {
             try await fail(error)
         }
@@ -148,11 +144,10 @@ public actor MultipartUploadWriter {
     public func abort() async {
         guard state == .open else { return }
         state = .aborted
+        let inFlight = parts.drain()
         for part in inFlight { part.task.cancel() }
         for part in inFlight { _ = try? await part.task.value }
-        inFlight = []
-        buffer = nil
-        spare = []
+        parts.discard()
         if let uploadID {
             await client.abortQuietly(bucket: bucket, key: key, uploadID: uploadID,
                                       because: failure ?? ObjectStorageIntegrityError("the writer was aborted"))
@@ -177,44 +172,24 @@ public actor MultipartUploadWriter {
             if uploadID == nil {
                 uploadID = try await client.createMultipartUpload(bucket: bucket, key: key, contentType: contentType)
             }
-            let limit = Self.inFlightLimit(partSize: currentPartSize, concurrency: client.options.uploadConcurrency)
-            while inFlight.count >= limit { try await collectOldest() }
-            let number = nextPartNumber
-            guard number <= PartSizePolicy.maximumPartCount else {
+            let limit = PartPipeline.inFlightLimit(partSize: currentPartSize, memoryBudget: Self.partMemoryBudget,
+                                                   concurrency: client.options.uploadConcurrency)
+            guard parts.nextPartNumber <= PartSizePolicy.maximumPartCount else {
                 throw ObjectStorageIntegrityError("\(bucket)/\(key) needs more than \(PartSizePolicy.maximumPartCount) parts: "
                     + "give the expected size so parts are sized for it")
             }
-            guard let part = buffer else { return }
-            nextPartNumber += 1
-            currentPartSize = Self.partSize(policy: client.options.partSize, expectedSize: expectedSize, partNumber: nextPartNumber)
-            buffer = nil
             let client = client, bucket = bucket, key = key, uploadID = uploadID!
-            inFlight.append((number, part, Task {
+            parts.launch { number, part in
                 try await client.uploadPart(bucket: bucket, key: key, uploadID: uploadID, partNumber: number,
-                                            body: part.body, contentMD5: part.md5())
-            }))
+                                            body: part.body, payloadSHA256: part.sha256!)
+            }
+            // The part is on its way; the next one fills the oldest's buffer once that is uploaded.
+            while let oldest = parts.oldest(beyond: limit) { parts.collect(oldest, result: try await oldest.task.value) }
+            currentPartSize = Self.partSize(policy: client.options.partSize, expectedSize: expectedSize,
+                                            partNumber: parts.nextPartNumber)
         } catch {
             try await fail(error)
         }
-    }
-
-    private func collectOldest() async throws {
-        let oldest = inFlight.removeFirst()
-        completed.append(try await oldest.task.value)
-        // The upload has finished reading the buffer: keep it for a later
-        // part (at most as many as can be in flight, plus the filling one).
-        if spare.count <= client.options.uploadConcurrency { spare.append(oldest.buffer) }
-    }
-
-    /// An empty part buffer of `capacity` bytes, reused when one is spare.
-    private func takeBuffer(capacity: Int) -> PartBuffer {
-        while let reused = spare.popLast() {
-            if reused.capacity == max(1, capacity) {
-                reused.reset()
-                return reused
-            }
-        }
-        return PartBuffer(capacity: capacity)
     }
 
     private func fail(_ error: any Error) async throws -> Never {

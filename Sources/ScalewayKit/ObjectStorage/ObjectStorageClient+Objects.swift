@@ -131,13 +131,20 @@ extension ObjectStorageClient {
     /// Uploads an object in one PUT (up to 5 GB; use ``uploadFile(bucket:key:path:contentType:)``
     /// or a ``MultipartUploadWriter`` beyond a few parts' worth).
     ///
-    /// - Parameter contentMD5: the body's MD5; computed for in-memory bodies when nil.
+    /// - Parameters:
+    ///   - contentMD5: the body's MD5; computed for in-memory bodies when
+    ///     neither it nor `payloadSHA256` is given.
+    ///   - payloadSHA256: the body's SHA-256, signed as `x-amz-content-sha256`
+    ///     (the server refuses a body that does not match it); the cheaper
+    ///     integrity check for large bodies, sent without Content-MD5.
     @discardableResult
     public func putObject(bucket: String, key: String, body: HTTPRequestBody, contentType: String? = nil,
-                          contentMD5: [UInt8]? = nil, metadata: [String: String] = [:]) async throws -> UploadResult {
+                          contentMD5: [UInt8]? = nil, payloadSHA256: [UInt8]? = nil,
+                          metadata: [String: String] = [:]) async throws -> UploadResult {
         var call = Call(method: .put, bucket: bucket, key: key, body: body, mode: .idempotent, name: "PutObject")
         if let contentType { call.headers.set("Content-Type", contentType) }
-        let md5 = contentMD5 ?? Self.md5(of: body)
+        call.payloadHash = payloadSHA256.map { Hex.encode($0) }
+        let md5 = contentMD5 ?? (payloadSHA256 == nil ? Self.md5(of: body) : nil)
         if let md5 { call.headers.set("Content-MD5", Data(md5).base64EncodedString()) }
         for (name, value) in metadata.sorted(by: { $0.key < $1.key }) { call.headers.set("x-amz-meta-\(name)", value) }
         let response = try await execute(call)

@@ -8,8 +8,9 @@ import Logging
 /// resume from the last byte received after a dropped connection), uploads
 /// stream from files or go through a ``MultipartUploadWriter`` that keeps
 /// only a few parts in memory. Every failed multipart upload is aborted so
-/// nothing is left billed. Parts and single PUTs carry Content-MD5, and the
-/// stored length is checked after an upload.
+/// nothing is left billed. Parts carry their signed SHA-256, single PUTs
+/// Content-MD5 or a signed SHA-256, and the stored length is checked after an
+/// upload.
 public final class ObjectStorageClient: Sendable {
     public let region: Region
     public let options: ObjectStorageOptions

@@ -15,15 +15,19 @@ public struct ObjectStorageOptions: Sendable {
     /// Retries of failed requests; also bounds the resumptions of a GET.
     public var retry: RetryPolicy
     public var partSize: PartSizePolicy
-    /// Parts uploaded at once by uploads and ``MultipartUploadWriter``. Memory
-    /// of a writer is about (uploadConcurrency + 1) parts.
+    /// Parts uploaded at once by uploads and ``MultipartUploadWriter``. A
+    /// writer holds at most this many plus the part filling, and no more than
+    /// ``MultipartUploadWriter/partMemoryBudget`` of parts (2 in flight with
+    /// 8 MiB parts).
     public var uploadConcurrency: Int
     /// Ranges fetched at once by parallel downloads.
     public var downloadConcurrency: Int
     /// Size of one range of a parallel download.
     public var downloadRangeSize: Int64
-    /// Hash in-memory bodies up to this size into `x-amz-content-sha256`;
-    /// larger and streamed bodies are sent `UNSIGNED-PAYLOAD` with Content-MD5.
+    /// Hash in-memory bodies up to this size into `x-amz-content-sha256`
+    /// when the caller gives no hash; larger and streamed bodies are then
+    /// sent `UNSIGNED-PAYLOAD` with Content-MD5. Multipart parts always carry
+    /// their SHA-256, whatever their size.
     public var signedPayloadLimit: Int
     /// The clock retry delays are measured on (tests inject a virtual one).
     public var clock: any ScalewayClock

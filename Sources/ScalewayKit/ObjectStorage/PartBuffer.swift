@@ -9,13 +9,25 @@ import Foundation
 /// peaked above 200 MiB. An anonymous mapping is returned to the kernel the
 /// moment the part is uploaded, so memory stays at the parts in flight.
 ///
-/// `@unchecked Sendable` invariant: the writer fills the buffer, then hands
-/// it to one upload task, which only reads it. The writer writes to it again
-/// (``reset()``, then ``append(_:)``) only after that task has finished.
-final class PartBuffer: @unchecked Sendable {
-    let capacity: Int
-    private(set) var count = 0
+/// The part's SHA-256 (its signed payload hash, see
+/// ``ObjectStorageClient/uploadPart(bucket:key:uploadID:partNumber:body:payloadSHA256:)``)
+/// is computed as the bytes are copied in, while they are still in the
+/// cache, instead of in a second pass over the whole part before it is sent.
+///
+/// Filled by a ``PartPipeline``; an upload reads ``bytes`` (or ``body``)
+/// and ``sha256``.
+///
+/// `@unchecked Sendable` invariant: the pipeline fills the buffer and calls
+/// ``seal()``, then hands it to one upload task, which only reads it (bytes
+/// and the sealed hash). The pipeline writes to it again (``reset()``, then
+/// ``append(_:)``) only after that task has finished.
+public final class PartBuffer: @unchecked Sendable {
+    public let capacity: Int
+    public private(set) var count = 0
     private let base: UnsafeMutableRawPointer
+    private var digest = Digest(.sha256)
+    /// The SHA-256 of the bytes, once the pipeline has sealed the part.
+    public private(set) var sha256: [UInt8]?
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -28,7 +40,11 @@ final class PartBuffer: @unchecked Sendable {
 
     /// Empties the buffer for reuse by another part. The pages stay
     /// mapped and resident, so refilling costs no page faults.
-    func reset() { count = 0 }
+    func reset() {
+        count = 0
+        digest = Digest(.sha256)
+        sha256 = nil
+    }
 
     var isFull: Bool { count == capacity }
     var isEmpty: Bool { count == 0 }
@@ -37,21 +53,27 @@ final class PartBuffer: @unchecked Sendable {
     func append(_ bytes: UnsafeRawBufferPointer) -> Int {
         let taken = min(bytes.count, capacity - count)
         guard taken > 0 else { return 0 }
+        precondition(sha256 == nil, "append to a sealed part buffer")
         (base + count).copyMemory(from: bytes.baseAddress!, byteCount: taken)
+        digest.update(UnsafeRawBufferPointer(start: base + count, count: taken))
         count += taken
         return taken
     }
 
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
-
-    func md5() -> [UInt8] {
-        let digest = Digest(.md5)
-        digest.update(bytes)
-        return digest.finalize()
+    /// Ends the part: computes its SHA-256 (kept for every upload attempt).
+    @discardableResult
+    func seal() -> [UInt8] {
+        if let sha256 { return sha256 }
+        let value = digest.finalize()
+        sha256 = value
+        return value
     }
 
+    /// The part's bytes (valid while the buffer is alive and not refilled).
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
     /// The buffer as a request body (read on the transfer thread, never copied whole).
-    var body: HTTPRequestBody {
+    public var body: HTTPRequestBody {
         .stream(length: Int64(count)) { PartBufferReader(buffer: self) }
     }
 }

@@ -8,7 +8,7 @@ public struct PartSizePolicy: Sendable, Hashable {
 
     /// The size used when the object is small enough: larger parts mean
     /// fewer requests and better throughput, at the cost of memory per part.
-    /// 8 MiB keeps a streaming upload (about 4 parts resident) near 32 MiB.
+    /// 8 MiB keeps a streaming upload (3 parts resident) at 24 MiB.
     public var preferredPartSize: Int64
 
     public init(preferredPartSize: Int64 = 8 << 20) {
