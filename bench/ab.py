@@ -35,7 +35,7 @@ try:
         for v in variants:
             os.environ.pop("MALLOC_MMAP_THRESHOLD_", None); os.environ.pop("MALLOC_ARENA_MAX", None)
             b.bin = v["bin"]
-            args.refhost_args = v.get("refhost_args", [])  # e.g. ["--plugin-arg=--log-level", "--plugin-arg=debug"]
+            args.refhost_args = v.get("refhost_args", [])  # e.g. ["--plugin-arg", "--log-level", "--plugin-arg", "debug"]
             old = dict(os.environ); os.environ.update(v.get("env", {}))
             r = b.backup(sim, f"{v['name']}{rnd}", 4)
             os.environ.clear(); os.environ.update(old)
@@ -60,4 +60,4 @@ finally:
     import shutil
     sim.stop()
     shutil.rmtree(b.sink_root, ignore_errors=True)
-    shutil.rmtree(args.work, ignore_errors=True)
+    if not os.environ.get("AB_KEEP"): shutil.rmtree(args.work, ignore_errors=True)
