@@ -85,8 +85,16 @@ final class ServerCore: @unchecked Sendable {
             // SHA-256 only when a signed payload hash will be checked against it.
             let signedHash = context.headers["x-amz-content-sha256"].map { $0.utf8.count == 64 } ?? false
             let hashSHA256 = signedHash || context.headers["x-amz-checksum-sha256"] != nil
+            var placement: HTTPBodyPlacement?
+            if let placing = handler as? any HTTPBodyPlacing, let expected, expected > Int64(configuration.inMemoryBodyLimit) {
+                let (rawPath, rawQuery) = context.rawPathAndQuery
+                let head = HTTPRequest(method: context.method, rawPath: rawPath, rawQuery: rawQuery,
+                                       headers: context.headers, body: .none, remoteAddress: context.remoteAddress)
+                placement = placing.placement(for: head, length: expected)
+            }
             context.sink = RequestBodySink(directory: configuration.uploadDirectory, expectedLength: expected,
-                                           memoryLimit: configuration.inMemoryBodyLimit, hashSHA256: hashSHA256)
+                                           memoryLimit: configuration.inMemoryBodyLimit, hashSHA256: hashSHA256,
+                                           placement: placement)
             context.phase = .receiving
             return .YES
         case .receiving:
