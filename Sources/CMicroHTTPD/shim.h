@@ -120,6 +120,7 @@ static inline ssize_t cmhd_content_reader_end_of_stream(void) { return MHD_CONTE
 static inline ssize_t cmhd_content_reader_end_with_error(void) { return MHD_CONTENT_READER_END_WITH_ERROR; }
 /// MHD_SIZE_UNKNOWN (a macro).
 static inline uint64_t cmhd_size_unknown(void) { return MHD_SIZE_UNKNOWN; }
+
 // Linux file calls the simulator's store uses that glibc only declares
 // under _GNU_SOURCE (which Swift's Glibc module does not set): made through
 // syscall(2), which is variadic, hence these fixed-shape wrappers.

@@ -244,10 +244,12 @@ final class S3MultipartAssemblyTests {
         try expectObject("replaced", [replacement, last], on: s3)
     }
 
-    @Test("a refused part frees its slot; abort drops the assembly file")
+    @Test("a refused or fault-injected part frees its slot; abort drops the assembly file")
     func refusedAndAborted() throws {
         let id = try create("refused")
         let body = S3TestServer.bytes(5 << 20, seed: 61)
+        s3.faults.install(FaultRule(service: "s3", method: "PUT", pathContains: "/refused", action: .rateLimit, count: 1))
+        #expect(try part("refused", id, 1, body).errorCode == "SlowDown")
         let denied = try part("refused", id, 1, body, key: S3TestKeys.readOnly)
         #expect(denied.errorCode == "AccessDenied")
         #expect(offsets(id) == [])

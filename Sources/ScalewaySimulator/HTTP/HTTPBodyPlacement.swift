@@ -12,7 +12,8 @@ import Foundation
 /// `@unchecked Sendable` invariant: `path`, `offset` and `length` are
 /// immutable; `release` is guarded by `released` under `lock`.
 public final class HTTPBodyPlacement: @unchecked Sendable {
-    /// The file the body goes into (created if missing, never truncated).
+    /// The file the body goes into: it must exist (the server never creates
+    /// or truncates it, and falls back to an upload file if it cannot open it).
     public let path: String
     /// Where the body's first byte goes.
     public let offset: Int64

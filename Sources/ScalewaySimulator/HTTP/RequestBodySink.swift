@@ -103,7 +103,7 @@ final class RequestBodySink {
 
     /// Opens the placement's file; `false` (use an upload file) if it cannot.
     private func openPlacement(_ placement: HTTPBodyPlacement) -> Bool {
-        let fd = open(placement.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(placement.path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         descriptor = fd
         fileOffset = placement.offset

@@ -316,6 +316,12 @@ public final class ObjectStore: ObjectStorage {
                 slotSize = fixed
             } else {
                 guard length >= minimumSlot else { return nil }
+                // Created here, under the lock, while the upload surely exists: the
+                // server opens it without O_CREAT, so a body arriving after an abort
+                // cannot recreate it in a directory being removed.
+                let fd = open(assemblyPath(id), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { return nil }
+                close(fd)
                 slotSize = length
                 upload.record.slotSize = slotSize
                 guard (try? write(upload.record, to: uploadDirectory(id) + "/upload.json")) != nil else { return nil }
