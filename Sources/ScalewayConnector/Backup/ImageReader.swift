@@ -18,7 +18,8 @@ import PluginProtocol
 ///   (``pageSize``, Plakar's read size), and a read of exactly one page
 ///   answers with that page's array itself, which the encoder base64-encodes
 ///   in place: before, every read copied its bytes out of the block into a
-///   fresh array first. Other reads (unaligned, other lengths) still copy.
+///   fresh array first. Other reads (unaligned, other lengths) answer with
+///   the slices of the pages they span (``ReadChunk/pieces``).
 /// - **Read-ahead sized by measurement.** After each read the next
 ///   ``readahead`` blocks are fetched at once, each on its own connection
 ///   (parallel ranged GETs, like rclone's streams). Deeper was tried: 3
@@ -91,8 +92,10 @@ actor ImageReader {
             return ReadChunk(bytes: pages[pageIndex], eof: end == size)
         }
 
-        var out: [UInt8] = []
-        out.reserveCapacity(Int(end - offset))
+        // Any other read: the slices of the pages it spans, encoded from
+        // there (no copy into a fresh array, which for reads over 2 MiB was
+        // also a fresh mapping, faulted in page by page).
+        var pieces: [ArraySlice<UInt8>] = []
         var position = offset
         while position < end {
             let index = position / Self.blockSize
@@ -101,11 +104,11 @@ actor ImageReader {
             let pageIndex = inBlock / Self.pageSize
             let start = inBlock - pageIndex * Self.pageSize
             let stop = min(pages[pageIndex].count, start + Int(end - position))
-            out.append(contentsOf: pages[pageIndex][start..<stop])
+            pieces.append(pages[pageIndex][start..<stop])
             position += Int64(stop - start)
         }
         noteServed(end: end)
-        return ReadChunk(bytes: out, eof: end == size)
+        return ReadChunk(pieces: pieces, eof: end == size)
     }
 
     /// ``block(_:)``, counting the wait when the block was not there yet
