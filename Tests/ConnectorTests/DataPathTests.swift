@@ -1,4 +1,5 @@
 import Crypto
+import JSONRPC
 import PluginProtocol
 import class ScalewayKit.PartBuffer
 import Synchronization
@@ -110,6 +111,41 @@ final class DataPathTests: XCTestCase {
         XCTAssertEqual(stored, image, "reused buffers must not leak one part's bytes into another")
         let reused = await stream.reusedBuffers
         XCTAssertGreaterThan(reused, 0, "5 parts through 3 buffers: uploaded parts' buffers are refilled")
+    }
+
+    func testMultipartStreamDecodesBase64ChunksIntoThePartsAndRefusesBadOnes() async throws {
+        let store = CopyingStore()
+        let part = 5 << 20
+        let image = Self.pattern(3 * part + 777, seed: 9)
+        let stream = MultipartStream(store: store, bucket: "b", key: "k", uploadID: "u", partSize: part)
+        func text(_ bytes: ArraySlice<UInt8>) throws -> Base64Text {
+            try IncomingRequest(id: .number("1"), method: "write", params: ["data": .string(Base64.encodeToString(Array(bytes)))])
+                .base64Text("data")
+        }
+        // Whole MiB chunks (decoded in place), then sizes that straddle part
+        // boundaries (decoded, then copied), each preceded by a damaged copy
+        // that must be refused without taking a byte.
+        var offset = 0
+        var sizes = [1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1_000_001, 1 << 20, 2_500_000, 3, 1]
+        while offset < image.count {
+            let end = min(image.count, offset + (sizes.isEmpty ? 1 << 20 : sizes.removeFirst()))
+            var damaged = Array(Base64.encode(Array(image[offset..<end])))
+            damaged[damaged.count / 2] = UInt8(ascii: "-")
+            let bad = try IncomingRequest(id: .number("1"), method: "write", params: ["data": .string(String(decoding: damaged, as: UTF8.self))])
+                .base64Text("data")
+            do {
+                try await stream.append(bad)
+                XCTFail("damaged base64 at \(offset) was taken")
+            } catch let invalid as Base64Text.Invalid {
+                XCTAssertTrue(invalid.response.message.contains("'-'"), invalid.response.message)
+            }
+            try await stream.append(try text(image[offset..<end]))
+            offset = end
+        }
+        let partCount = try await stream.finish()
+        XCTAssertEqual(partCount, 4)
+        let stored = store.parts.withLock { parts in (1...4).flatMap { parts[$0] ?? [] } }
+        XCTAssertEqual(stored, image, "parts hold exactly the good chunks, hashed as they were decoded in")
     }
 
     func testPartBuffersStayWithinTheBudgetWhateverThePartSize() {

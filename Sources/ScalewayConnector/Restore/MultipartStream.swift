@@ -1,3 +1,4 @@
+import JSONRPC
 import Logging
 import PluginProtocol
 import class ScalewayKit.PartBuffer
@@ -77,6 +78,23 @@ final class MultipartStream: Sendable {
         try await state.append(bytes[...], partSize: partSize, limit: maxInFlight, upload: uploadWithRetries)
     }
 
+    /// Appends a `write` chunk's bytes, decoded from base64 straight into
+    /// the part filling when they fit in it (1 MiB chunks always do: parts
+    /// are whole MiB), so a chunk costs no array of its own and no copy.
+    ///
+    /// - Throws: ``Base64Text/Invalid`` when the text is refused; nothing
+    ///   was appended then and the stream goes on.
+    func append(_ text: Base64Text) async throws {
+        try await state.append(text, partSize: partSize, limit: maxInFlight, upload: uploadWithRetries)
+    }
+
+    /// Follows the image's QCOW2 tables through every byte appended from now
+    /// on (see ``extentCheck``).
+    func follow(_ check: StreamingExtentCheck) async { await state.follow(check) }
+
+    /// The check given to ``follow(_:)``, having seen every byte appended since.
+    var extentCheck: StreamingExtentCheck? { get async { await state.extentCheck } }
+
     /// Uploads one part through the store, retried on transient failures.
     private var uploadWithRetries: @Sendable (Int, PartBuffer) async throws -> CompletedPart {
         { [store, bucket, key, uploadID] number, part in
@@ -119,15 +137,40 @@ final class MultipartStream: Sendable {
 private actor StreamState {
     private var parts = PartPipeline()
 
+    /// Sees every byte appended, in order, as it lands in a part buffer.
+    private(set) var extentCheck: StreamingExtentCheck?
+    private var appended: UInt64 = 0
+
     var reusedBuffers: Int { parts.reusedBuffers }
+
+    func follow(_ check: StreamingExtentCheck) { extentCheck = check }
 
     func append(_ bytes: ArraySlice<UInt8>, partSize: Int, limit: Int,
                 upload: @escaping @Sendable (Int, PartBuffer) async throws -> CompletedPart) async throws {
+        bytes.withUnsafeBytes { inspect($0) }
         var remaining = bytes
         while !remaining.isEmpty {
             remaining = remaining.dropFirst(parts.fill(remaining, partSize: partSize))
             if parts.hasFullPart { try await launch(limit: limit, upload: upload) }
         }
+    }
+
+    func append(_ text: Base64Text, partSize: Int, limit: Int,
+                upload: @escaping @Sendable (Int, PartBuffer) async throws -> CompletedPart) async throws {
+        let decodedInPlace = try parts.fill(byteCount: text.decodedCount, partSize: partSize) { region in
+            _ = try text.decode(into: region)
+            inspect(UnsafeRawBufferPointer(region))
+        }
+        guard decodedInPlace else {
+            // Straddles two parts (chunks that are not whole MiB): decode, then copy.
+            return try await append(text.decoded()[...], partSize: partSize, limit: limit, upload: upload)
+        }
+        if parts.hasFullPart { try await launch(limit: limit, upload: upload) }
+    }
+
+    private func inspect(_ bytes: UnsafeRawBufferPointer) {
+        extentCheck?.consume(bytes, at: appended)
+        appended += UInt64(bytes.count)
     }
 
     /// Starts the full part's upload, then waits for the oldest while more than `limit` are in flight.
