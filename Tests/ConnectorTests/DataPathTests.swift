@@ -118,10 +118,6 @@ final class DataPathTests: XCTestCase {
         let part = 5 << 20
         let image = Self.pattern(3 * part + 777, seed: 9)
         let stream = MultipartStream(store: store, bucket: "b", key: "k", uploadID: "u", partSize: part)
-        func text(_ bytes: ArraySlice<UInt8>) throws -> Base64Text {
-            try IncomingRequest(id: .number("1"), method: "write", params: ["data": .string(Base64.encodeToString(Array(bytes)))])
-                .base64Text("data")
-        }
         // Whole MiB chunks (decoded in place), then sizes that straddle part
         // boundaries (decoded, then copied), each preceded by a damaged copy
         // that must be refused without taking a byte.
@@ -129,17 +125,14 @@ final class DataPathTests: XCTestCase {
         var sizes = [1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1_000_001, 1 << 20, 2_500_000, 3, 1]
         while offset < image.count {
             let end = min(image.count, offset + (sizes.isEmpty ? 1 << 20 : sizes.removeFirst()))
-            var damaged = Array(Base64.encode(Array(image[offset..<end])))
-            damaged[damaged.count / 2] = UInt8(ascii: "-")
-            let bad = try IncomingRequest(id: .number("1"), method: "write", params: ["data": .string(String(decoding: damaged, as: UTF8.self))])
-                .base64Text("data")
+            let damage = Base64.encodedCount(end - offset) / 2
             do {
-                try await stream.append(bad)
+                try await stream.append(try RestoreFlowTests.text(image[offset..<end], damagedAt: damage))
                 XCTFail("damaged base64 at \(offset) was taken")
             } catch let invalid as Base64Text.Invalid {
-                XCTAssertTrue(invalid.response.message.contains("'-'"), invalid.response.message)
+                XCTAssertTrue(invalid.response.message.contains("'*' in base64 text at offset \(damage)"), invalid.response.message)
             }
-            try await stream.append(try text(image[offset..<end]))
+            try await stream.append(try RestoreFlowTests.text(image[offset..<end]))
             offset = end
         }
         let partCount = try await stream.finish()

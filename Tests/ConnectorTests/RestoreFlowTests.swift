@@ -62,8 +62,11 @@ final class RestoreFlowTests: XCTestCase {
     }
 
     /// A `write` chunk's data as the session hands it over: still in base64.
-    static func text(_ bytes: ArraySlice<UInt8>) throws -> Base64Text {
-        try IncomingRequest(id: .number("1"), method: "write", params: ["data": .string(Base64.encodeToString(Array(bytes)))])
+    /// With `damagedAt`, the character there is replaced by a `*`.
+    static func text(_ bytes: ArraySlice<UInt8>, damagedAt damage: Int? = nil) throws -> Base64Text {
+        var encoded = Base64.encode(Array(bytes))
+        if let damage { encoded[damage] = UInt8(ascii: "*") }
+        return try IncomingRequest(id: .number("1"), method: "write", params: ["data": .string(String(decoding: encoded, as: UTF8.self))])
             .base64Text("data")
     }
 
@@ -79,12 +82,7 @@ final class RestoreFlowTests: XCTestCase {
             _ = try await exporter.open()
             let outcomes = try await write(exporter, files, chunk: chunk, base64: true)
             XCTAssertTrue(outcomes.allSatisfy { $0.error == nil }, "chunk \(chunk): \(outcomes.compactMap(\.error))")
-            let summary = try await exporter.close()
-            let server = try await cloud.getServer(zone: Zone("fr-par-1")!, id: try XCTUnwrap(summary["server"]?.stringValue))
-            for index in 0...2 {
-                XCTAssertEqual(cloud.content(ofVolume: server.volumes[index]!.id)!,
-                               FakeCloud.qcow2(cloud.content(ofVolume: original.volumes[index]!.id)!), "chunk \(chunk), volume \(index)")
-            }
+            try await assertImagesRestored(cloud, original, summary: try await exporter.close(), "chunk \(chunk)")
             XCTAssertEqual(cloud.openUploads, 0)
         }
     }
@@ -103,10 +101,7 @@ final class RestoreFlowTests: XCTestCase {
                 let end = min(file.bytes.count, offset + (1 << 20))
                 if file.path.hasSuffix(".qcow2") && offset == 2 << 20 {
                     // A damaged chunk in the middle of the upload: refused, nothing taken.
-                    var damaged = Array(Base64.encode(Array(file.bytes[offset..<end])))
-                    damaged[1000] = UInt8(ascii: "*")
-                    let text = try IncomingRequest(id: .number("1"), method: "write",
-                                                   params: ["data": .string(String(decoding: damaged, as: UTF8.self))]).base64Text("data")
+                    let text = try Self.text(file.bytes[offset..<end], damagedAt: 1000)
                     do {
                         try await exporter.writeChunk(path: file.path, offset: Int64(offset), data: text)
                         XCTFail("a damaged chunk was taken")
@@ -120,11 +115,16 @@ final class RestoreFlowTests: XCTestCase {
             outcomes.append(try await exporter.finishFile(path: file.path))
         }
         XCTAssertTrue(outcomes.allSatisfy { $0.error == nil }, "\(outcomes.compactMap(\.error))")
-        let summary = try await exporter.close()
+        try await assertImagesRestored(cloud, original, summary: try await exporter.close())
+    }
+
+    /// The restored server's volumes hold the images of `original`'s.
+    func assertImagesRestored(_ cloud: FakeCloud, _ original: CloudServer, summary: JSONValue, _ context: String = "",
+                              line: UInt = #line) async throws {
         let server = try await cloud.getServer(zone: Zone("fr-par-1")!, id: try XCTUnwrap(summary["server"]?.stringValue))
         for index in 0...2 {
             XCTAssertEqual(cloud.content(ofVolume: server.volumes[index]!.id)!,
-                           FakeCloud.qcow2(cloud.content(ofVolume: original.volumes[index]!.id)!), "volume \(index)")
+                           FakeCloud.qcow2(cloud.content(ofVolume: original.volumes[index]!.id)!), "\(context) volume \(index)", line: line)
         }
     }
 
