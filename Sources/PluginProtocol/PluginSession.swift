@@ -232,6 +232,10 @@ public final class PluginSession: Sendable {
                 throw ResponseError.invalidParams(field: "fileinfo", expected: "an object (required on the first chunk of a file, offset 0)", got: nil)
             }
             let info = try FileInfo(params: infoParams)
+            // A file's first chunk is decoded once here, so that bad base64
+            // refuses it before the file begins (later chunks are checked as
+            // the exporter decodes them, and leave the file as it was).
+            do throws(Base64Text.Invalid) { _ = try data.decoded() } catch { throw error.response }
             state.withLock { $0.cursor = WriteCursor(path: path, next: 0) }
             do {
                 try await exporter.beginFile(path: path, info: info)
