@@ -132,6 +132,30 @@ class SizeWatcher(threading.Thread):
                         self.cpu_at_change[p] = process_cpu(self.cpu_pid)
 
 
+CEILING_PATHS = (
+    ("plugin read", ("read_plugin_cpu_s_per_gb", "read_refhost_cpu_s_per_gb", "read_sim_cpu_read_s_per_gb")),
+    ("curl read", ("curl_read_cpu_s_per_gb", "curl_read_sim_cpu_s_per_gb")),
+    ("aws read", ("aws_read_cpu_s_per_gb", "aws_read_sim_cpu_s_per_gb")),
+    ("rclone read", ("rclone_read_cpu_s_per_gb", "rclone_read_sim_cpu_s_per_gb")),
+    ("plugin write", ("write_plugin_cpu_s_per_gb", "write_refhost_cpu_s_per_gb", "write_sim_cpu_s_per_gb")),
+    ("aws write", ("aws_write_cpu_s_per_gb", "aws_write_sim_cpu_s_per_gb")),
+    ("rclone write", ("rclone_write_cpu_s_per_gb", "rclone_write_sim_cpu_s_per_gb")),
+)
+
+
+def ceiling_line(m):
+    """What each path could reach if the machine's cores were busy with it all the time: cores
+    divided by all the CPU seconds it spends per GB (client processes and simulator). A path far
+    below its ceiling waits (hand-offs, latency); one near it is CPU-bound."""
+    cores = os.cpu_count() or 1
+    parts = []
+    for name, keys in CEILING_PATHS:
+        if all(m.get(k) is not None for k in keys):
+            total = sum(m[k] for k in keys)
+            parts.append(f"{name} {cores / total:.2f} GB/s ({total:.2f} CPU s/GB)")
+    return f"{cores}-core ceiling (cores / all CPU seconds per GB, client + simulator): " + ", ".join(parts)
+
+
 def children_cpu():
     """CPU seconds (user + system) of the reaped children of this process."""
     import resource
@@ -154,6 +178,9 @@ class Refhost:
     def __init__(self, args, env, stderr_log, sim_pid=None):
         self.sim_pid = sim_pid
         self.sim_cpu_at_ready = None
+        # Simulator CPU at the first `upload ... 0/` and the last `uploaded` progress line (restore).
+        self.sim_cpu_upload_start = None
+        self.sim_cpu_upload_end = None
         self.children_cpu0 = children_cpu()
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
@@ -167,6 +194,11 @@ class Refhost:
             now = time.monotonic()
             if self.sim_pid and self.sim_cpu_at_ready is None and "progress [ready]" in line:
                 self.sim_cpu_at_ready = process_cpu(self.sim_pid)
+            if self.sim_pid and "progress [upload]" in line:
+                if self.sim_cpu_upload_start is None and " 0/" in line:
+                    self.sim_cpu_upload_start = process_cpu(self.sim_pid)
+                elif "uploaded" in line:
+                    self.sim_cpu_upload_end = process_cpu(self.sim_pid)
             self.lines.append((now, line.rstrip("\n")))
             self.log.write(f"{now - self.t0:9.3f} {line}")
 
@@ -410,7 +442,10 @@ class Bench:
                 # then download the aws-uploaded copy (the read-path comparison).
                 key = f"bench/peer-{i}.qcow2"
                 for tool in ("aws", "rclone"):
+                    c0 = process_cpu(sim.pid)
                     row[f"{tool}_write_mb_s"] = n / self.peer_put(tool, sim, b["image"], key if tool == "aws" else key + ".rclone") / 1e6
+                    row[f"{tool}_write_cpu_s_per_gb"] = self.last_cpu / gb
+                    row[f"{tool}_write_sim_cpu_s_per_gb"] = (process_cpu(sim.pid) - c0) / gb
                 for tool in ("curl", "aws", "rclone"):
                     dest = os.path.join(self.sink_root, f"peer-{tool}.qcow2")
                     c0 = process_cpu(sim.pid)
@@ -425,6 +460,12 @@ class Bench:
                 rel = "/" + os.path.relpath(b["image"], b["dir"])
                 row["plugin_write_mb_s"] = n / self.restore_upload_window(r, rel) / 1e6
                 row["plugin_write_rss_mib"] = rss
+                wcpu = self.plugin_cpu(os.path.join(self.sink_root, f"rss-restore-d{i}"))
+                if wcpu is not None:
+                    row["write_plugin_cpu_s_per_gb"] = wcpu / gb
+                    row["write_refhost_cpu_s_per_gb"] = (r.cpu - wcpu) / gb
+                if r.sim_cpu_upload_start is not None and r.sim_cpu_upload_end is not None:
+                    row["write_sim_cpu_s_per_gb"] = (r.sim_cpu_upload_end - r.sim_cpu_upload_start) / gb
                 self.drop_restored(sim, r.summary.get("plugin_summary"))
                 shutil.rmtree(b["dir"], ignore_errors=True)
                 for k in (key, key + ".rclone"):
@@ -517,8 +558,16 @@ class Bench:
                                  "read_done": w.last_change[p] - t0})
             last_ready = max(e["ready"] for e in timeline)
             first_byte = min(e["first_byte"] for e in timeline)
-            exports_overlap = max(e["export_start"] for e in timeline) < min(e["ready"] for e in timeline)
-            backup = {"wall_s": b["wall_s"], "timeline": timeline, "exports_in_parallel": exports_overlap,
+            # Exports run in parallel when their [start, ready] intervals overlap: the most running at
+            # one instant. (Not all of them need overlap: an export starts when its snapshot is ready,
+            # and an l_ssd snapshot takes far longer than an SBS one.)
+            events = sorted([(e["export_start"], 1) for e in timeline] + [(e["ready"], -1) for e in timeline])
+            running, most_at_once = 0, 0
+            for _, step in events:
+                running += step
+                most_at_once = max(most_at_once, running)
+            backup = {"wall_s": b["wall_s"], "timeline": timeline, "exports_in_parallel": most_at_once >= 2,
+                      "most_exports_at_once": most_at_once,
                       "first_byte_s": first_byte, "last_export_ready_s": last_ready,
                       "first_byte_before_last_export": first_byte < last_ready, "peak_rss_mib": b["peak_rss_mib"]}
             log(f"orchestration backup: {backup['wall_s']:.1f} s, first byte {first_byte:.1f} s, last export ready {last_ready:.1f} s")
@@ -572,6 +621,13 @@ class Bench:
                    "sim CPU from the `ready` line to the copy's last byte); ") +
                   "; ".join(f"{t} {m.get(t + '_read_cpu_s_per_gb', float('nan')):.2f} / sim {m.get(t + '_read_sim_cpu_s_per_gb', float('nan')):.2f}"
                             for t in ("curl", "aws", "rclone")), "",
+                  "CPU seconds per GB written (median), client side / simulator side: plugin " +
+                  (f"{m.get('write_plugin_cpu_s_per_gb', float('nan')):.2f} + refhost {m.get('write_refhost_cpu_s_per_gb', float('nan')):.2f} "
+                   f"/ sim {m.get('write_sim_cpu_s_per_gb', float('nan')):.2f} (plugin and refhost CPU cover the whole restore; "
+                   "sim CPU from the `upload 0/` line to the `uploaded` line); ") +
+                  "; ".join(f"{t} {m.get(t + '_write_cpu_s_per_gb', float('nan')):.2f} / sim {m.get(t + '_write_sim_cpu_s_per_gb', float('nan')):.2f}"
+                            for t in ("aws", "rclone")), "",
+                  ceiling_line(m), "",
                   "Per round:", "", "| round | read MB/s plugin/curl/aws/rclone | write MB/s plugin/aws/rclone |", "|---|---|---|"]
             for i, r in enumerate(d["runs"]):
                 L.append(f"| {i + 1} | {r['plugin_read_mb_s']:.0f} / {r['curl_read_mb_s']:.0f} / {r['aws_read_mb_s']:.0f} / {r['rclone_read_mb_s']:.0f} | "
@@ -600,7 +656,8 @@ class Bench:
             b, r = o["backup"], o["restore"]
             L += [f"## 5. Orchestration: demo web-01, simulator durations `{o['durations']}`", "",
                   f"durations (s): {json.dumps(o['sim_durations_s'])}", "",
-                  f"Backup wall {b['wall_s']:.1f} s; exports in parallel: {b['exports_in_parallel']}; first byte read at {b['first_byte_s']:.1f} s, "
+                  f"Backup wall {b['wall_s']:.1f} s; exports in parallel: {b['exports_in_parallel']} "
+                  f"({b.get('most_exports_at_once', '?')} of {len(b['timeline'])} running at once); first byte read at {b['first_byte_s']:.1f} s, "
                   f"last export ready at {b['last_export_ready_s']:.1f} s (first byte before last export: {b['first_byte_before_last_export']}); "
                   f"plugin peak RSS {b['peak_rss_mib']:.1f} MiB", "",
                   "| image | bytes | export start | ready | first byte | read done |", "|---|---|---|---|---|---|"]

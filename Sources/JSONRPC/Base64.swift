@@ -140,6 +140,46 @@ public enum Base64 {
         }
     }
 
+    /// Encodes the concatenation of `pieces` into `output`, which must have
+    /// room for ``encodedCount(_:)`` of their total. Returns the number of
+    /// bytes written.
+    ///
+    /// Each piece is encoded in place; the 1 or 2 bytes a piece ends with
+    /// beyond a whole triple are completed with the next piece's first bytes,
+    /// so the text is the one the joined bytes would give.
+    @discardableResult
+    public static func encode(pieces: [ArraySlice<UInt8>], into output: UnsafeMutableRawPointer) -> Int {
+        var o = 0
+        var triple: (UInt8, UInt8, UInt8) = (0, 0, 0)
+        var carried = 0
+        for piece in pieces {
+            piece.withUnsafeBytes { raw in
+                var start = 0
+                if carried > 0 {
+                    while carried < 3 && start < raw.count {
+                        withUnsafeMutableBytes(of: &triple) { $0[carried] = raw[start] }
+                        carried += 1
+                        start += 1
+                    }
+                    guard carried == 3 else { return }
+                    o += withUnsafeBytes(of: triple) { encode($0, into: output + o) }
+                    carried = 0
+                }
+                let remaining = raw.count - start
+                let whole = remaining - remaining % 3
+                o += encode(UnsafeRawBufferPointer(rebasing: raw[start..<(start + whole)]), into: output + o)
+                for k in 0..<(remaining - whole) {
+                    withUnsafeMutableBytes(of: &triple) { $0[k] = raw[start + whole + k] }
+                }
+                carried = remaining - whole
+            }
+        }
+        if carried > 0 {
+            o += withUnsafeBytes(of: triple) { encode(UnsafeRawBufferPointer(rebasing: $0[0..<carried]), into: output + o) }
+        }
+        return o
+    }
+
     /// Encodes `bytes` to base64 characters.
     public static func encode(_ bytes: [UInt8]) -> [UInt8] {
         let count = encodedCount(bytes.count)

@@ -28,13 +28,23 @@ public enum MethodResult: Sendable {
 public struct Base64ObjectJSON: PreEncodedJSON {
     private let prefix: [UInt8]
     private let suffix: [UInt8]
-    private let bytes: [UInt8]
+    private let pieces: [ArraySlice<UInt8>]
+    private let byteCount: Int
 
     /// - Parameters:
     ///   - key: the member holding the base64 text (first member).
     ///   - bytes: the raw bytes to encode.
     ///   - members: further members, serialised after it.
     public init(key: String, bytes: [UInt8], members: [(key: String, value: JSONValue)] = []) {
+        self.init(key: key, pieces: [bytes[...]], members: members)
+    }
+
+    /// - Parameters:
+    ///   - key: the member holding the base64 text (first member).
+    ///   - pieces: the raw bytes to encode, as consecutive pieces (encoded
+    ///     where they are, not joined first).
+    ///   - members: further members, serialised after it.
+    public init(key: String, pieces: [ArraySlice<UInt8>], members: [(key: String, value: JSONValue)] = []) {
         var prefix: [UInt8] = [UInt8(ascii: "{")]
         JSONWriter.appendString(key, to: &prefix)
         prefix.append(contentsOf: ":\"".utf8)
@@ -48,16 +58,21 @@ public struct Base64ObjectJSON: PreEncodedJSON {
         suffix.append(UInt8(ascii: "}"))
         self.prefix = prefix
         self.suffix = suffix
-        self.bytes = bytes
+        self.pieces = pieces
+        self.byteCount = pieces.reduce(0) { $0 + $1.count }
     }
 
-    public var encodedCount: Int { prefix.count + Base64.encodedCount(bytes.count) + suffix.count }
+    public var encodedCount: Int { prefix.count + Base64.encodedCount(byteCount) + suffix.count }
 
     public func encode(into buffer: UnsafeMutableRawPointer) {
         var o = 0
         prefix.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         o += prefix.count
-        bytes.withUnsafeBytes { o += Base64.encode($0, into: buffer + o) }
+        if pieces.count == 1 {
+            o += pieces[0].withUnsafeBytes { Base64.encode($0, into: buffer + o) }
+        } else {
+            o += Base64.encode(pieces: pieces, into: buffer + o)
+        }
         suffix.withUnsafeBytes { (buffer + o).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 }

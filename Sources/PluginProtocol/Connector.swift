@@ -129,14 +129,33 @@ public struct ListRecord: Sendable, Equatable {
 }
 
 /// Bytes returned by an importer's `read`.
+///
+/// The bytes may come as several consecutive pieces, so that an importer
+/// holding a file in buffers of its own (pages of a block) answers a read
+/// that spans them without joining them into a fresh array first: the
+/// answer is base64-encoded straight from the pieces.
 public struct ReadChunk: Sendable {
-    public var bytes: [UInt8]
+    /// The bytes, in order; their concatenation is the chunk.
+    public var pieces: [ArraySlice<UInt8>]
     /// True when the chunk ends at the end of the file.
     public var eof: Bool
 
     public init(bytes: [UInt8], eof: Bool) {
-        self.bytes = bytes
+        self.pieces = bytes.isEmpty ? [] : [bytes[...]]
         self.eof = eof
+    }
+
+    public init(pieces: [ArraySlice<UInt8>], eof: Bool) {
+        self.pieces = pieces.filter { !$0.isEmpty }
+        self.eof = eof
+    }
+
+    /// The number of bytes.
+    public var count: Int { pieces.reduce(0) { $0 + $1.count } }
+
+    /// The bytes as one array (joined when there are several pieces).
+    public var bytes: [UInt8] {
+        pieces.count == 1 ? Array(pieces[0]) : Array(pieces.joined())
     }
 }
 

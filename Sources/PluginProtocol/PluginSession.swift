@@ -183,10 +183,11 @@ public final class PluginSession: Sendable {
         // long id makes the line larger.)
         try await request.reserveResponseBytes(Base64.encodedCount(length) + 128)
         let chunk = try await importer.read(path: path, offset: offset, length: length)
-        guard chunk.bytes.count <= length else {
-            throw PluginError(.internal, "the connector returned \(chunk.bytes.count) bytes for a read of \(length)")
+        let count = chunk.count
+        guard count <= length else {
+            throw PluginError(.internal, "the connector returned \(count) bytes for a read of \(length)")
         }
-        return .preEncoded(Base64ObjectJSON(key: "data", bytes: chunk.bytes, members: [("eof", .bool(chunk.eof))]))
+        return .preEncoded(Base64ObjectJSON(key: "data", pieces: chunk.pieces, members: [("eof", .bool(chunk.eof))]))
     }
 
     func write(_ request: IncomingRequest) async throws -> MethodResult {

@@ -70,6 +70,63 @@ final class DataPathTests: XCTestCase {
         await reader.cancelAll()
     }
 
+    /// Images read side by side share one block budget: read-ahead stops
+    /// when the run's blocks fill it, a read never waits for another image,
+    /// every byte is right, and images read to their end give their blocks back.
+    func testImageReadersShareOneBlockBudget() async throws {
+        let cloud = FakeCloud()
+        let mib = 1 << 20
+        let size = 5 * Int(ImageReader.blockSize) + 77
+        let budget = BlockBudget(capacity: 6)
+        var images: [[UInt8]] = []
+        var readers: [ImageReader] = []
+        for n in 0..<3 {
+            let image = Self.pattern(size, seed: UInt32(11 + n))
+            cloud.state.withLock { $0.objects["img\(n)"] = image }
+            images.append(image)
+            readers.append(ImageReader(store: cloud, bucket: cloud.bucket, key: "img\(n)", size: Int64(size),
+                                       displayPath: "/img\(n)", budget: budget))
+        }
+
+        // One image alone: its block and two ahead, as without a shared budget.
+        _ = try await readers[0].read(offset: 0, length: mib)
+        XCTAssertEqual(budget.heldBlocks, 1 + ImageReader.readahead)
+
+        // Three images read in turn, 1 MiB at a time (Plakar's workers on three files).
+        var copies = [[UInt8]](repeating: [], count: 3)
+        copies[0] = Array(images[0][0..<mib])
+        var mostHeld = 0
+        var done = [false, false, false]
+        while done.contains(false) {
+            for n in 0..<3 where !done[n] {
+                let chunk = try await readers[n].read(offset: Int64(copies[n].count), length: mib)
+                copies[n] += chunk.bytes
+                done[n] = chunk.eof
+                mostHeld = max(mostHeld, budget.heldBlocks)
+                // Within the budget, or over it by at most one block per image being read.
+                XCTAssertLessThanOrEqual(budget.heldBlocks, budget.capacity + readers.count)
+            }
+        }
+        for n in 0..<3 { XCTAssertEqual(copies[n], images[n], "image \(n)") }
+        XCTAssertLessThan(mostHeld, readers.count * ImageReader.maxBlocks,
+                          "three images share the budget's blocks instead of holding \(ImageReader.maxBlocks) each")
+        XCTAssertEqual(budget.heldBlocks, 0, "images read to their end give their blocks back")
+        for reader in readers { let held = await reader.heldBlocks; XCTAssertEqual(held, 0) }
+    }
+
+    func testABlockBudgetLetsDemandedBlocksOverdrawIt() {
+        let budget = BlockBudget(capacity: 2)
+        XCTAssertTrue(budget.reserveAhead())
+        XCTAssertFalse(budget.reserveDemanded(), "2 of 2: not overdrawn")
+        XCTAssertFalse(budget.reserveAhead(), "no room left for read-ahead")
+        XCTAssertTrue(budget.reserveDemanded(), "a read's block is taken over the budget, and says so")
+        XCTAssertEqual(budget.heldBlocks, 3)
+        budget.release(2)
+        XCTAssertTrue(budget.reserveAhead())
+        budget.release(2)
+        XCTAssertEqual(budget.heldBlocks, 0)
+    }
+
     /// A store that keeps a copy of each part, as the server does.
     final class CopyingStore: ObjectStore, @unchecked Sendable {
         let parts = Mutex<[Int: [UInt8]]>([:])

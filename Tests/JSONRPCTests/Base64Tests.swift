@@ -39,6 +39,33 @@ import JSONRPC
         chunkSizes.removeAll()
     }
 
+    /// A read answered from several pages: the pieces' text is the joined
+    /// bytes' text, whatever the pieces' sizes (empty, 1, 2, 3 bytes, not
+    /// multiples of 3, long) and however many there are.
+    @Test(arguments: [[0], [1], [2], [3], [1, 1], [2, 2, 2], [1, 0, 1, 0, 1], [5, 7, 11, 13],
+                      [3, 3, 3], [4097, 1], [1, 65_537, 2], [1 << 20, 1 << 20, 1000], [0, 0, 3, 0]])
+    func piecesEncodeAsTheirJoinedBytes(sizes: [Int]) {
+        let total = sizes.reduce(0, +)
+        let joined = Self.randomBytes(total, seed: UInt64(total) &+ UInt64(sizes.count))
+        var pieces: [ArraySlice<UInt8>] = []
+        var offset = 0
+        for size in sizes {
+            pieces.append(joined[offset..<(offset + size)])
+            offset += size
+        }
+        let expected = Data(joined).base64EncodedString()
+        var out = [UInt8](repeating: 0, count: Base64.encodedCount(total) + 1)
+        let written = out.withUnsafeMutableBytes { Base64.encode(pieces: pieces, into: $0.baseAddress!) }
+        #expect(written == Base64.encodedCount(total), "pieces \(sizes)")
+        #expect(String(decoding: out[0..<written], as: UTF8.self) == expected, "pieces \(sizes)")
+        #expect(out[written] == 0, "nothing written past the text")
+
+        let object = Base64ObjectJSON(key: "data", pieces: pieces, members: [("eof", .bool(true))])
+        var line = [UInt8](repeating: 0, count: object.encodedCount)
+        line.withUnsafeMutableBytes { object.encode(into: $0.baseAddress!) }
+        #expect(String(decoding: line, as: UTF8.self) == "{\"data\":\"\(expected)\",\"eof\":true}")
+    }
+
     @Test func encodesIntoPlaceInsideALargerBuffer() {
         let bytes = Self.randomBytes(1000, seed: 7)
         var buffer = [UInt8](repeating: UInt8(ascii: "#"), count: 3 + Base64.encodedCount(1000) + 3)

@@ -26,6 +26,8 @@ actor BackupRun {
     private var snapshots: [(volume: PlannedVolume, snapshot: CloudSnapshot)] = []
     private var exports: [String: Task<Int64, any Error>] = [:]
     private var readers: [String: ImageReader] = [:]
+    /// The blocks all image readers hold together (see ``BlockBudget``).
+    private let blockBudget = BlockBudget()
     private var listed = false
     private var closed = false
     private let started = ContinuousClock.now
@@ -280,7 +282,8 @@ actor BackupRun {
         if let reader = readers[path] { return reader }
         let key = Naming.backupStagingKey(prefix: config.prefix, serverID: plan!.server.id, runID: runID!,
                                           index: volume.index, volumeID: volume.id)
-        let reader = ImageReader(store: store!, bucket: config.bucket, key: key, size: size, displayPath: path)
+        let reader = ImageReader(store: store!, bucket: config.bucket, key: key, size: size, displayPath: path,
+                                 budget: blockBudget)
         readers[path] = reader
         return reader
     }

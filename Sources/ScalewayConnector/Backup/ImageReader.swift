@@ -18,7 +18,8 @@ import PluginProtocol
 ///   (``pageSize``, Plakar's read size), and a read of exactly one page
 ///   answers with that page's array itself, which the encoder base64-encodes
 ///   in place: before, every read copied its bytes out of the block into a
-///   fresh array first. Other reads (unaligned, other lengths) still copy.
+///   fresh array first. Other reads (unaligned, other lengths) answer with
+///   the slices of the pages they span (``ReadChunk/pieces``).
 /// - **Read-ahead sized by measurement.** After each read the next
 ///   ``readahead`` blocks are fetched at once, each on its own connection
 ///   (parallel ranged GETs, like rclone's streams). Deeper was tried: 3
@@ -28,6 +29,10 @@ import PluginProtocol
 ///   16 MiB): the block being read, 2 ahead, and the one before for workers
 ///   still finishing it. Peak RSS 61.6-62.6 MiB reading a 1 GiB image (66 with
 ///   3 ahead and 5 blocks, 85 before this work), nothing fetched twice.
+/// - **One budget for the whole run.** The readers of a backup share a
+///   ``BlockBudget``: read-ahead only while the run's blocks fit in it, so
+///   images read side by side share the read-ahead instead of each holding
+///   its own 16 MiB.
 actor ImageReader {
     static let blockSize: Int64 = 4 << 20
     static let pageSize = 1 << 20
@@ -40,6 +45,8 @@ actor ImageReader {
     let key: String
     let size: Int64
     let displayPath: String
+    /// Shared by the run's readers; every block in ``blocks`` holds one unit.
+    let budget: BlockBudget
     private var blocks: [Int64: Task<[[UInt8]], any Error>] = [:]
     private var lastUse: [Int64: UInt64] = [:]
     private var clock: UInt64 = 0
@@ -51,7 +58,9 @@ actor ImageReader {
     private var readsServed = 0
     private let logger = Logger(label: "read")
 
-    init(store: any ObjectStore, bucket: String, key: String, size: Int64, displayPath: String) {
+    init(store: any ObjectStore, bucket: String, key: String, size: Int64, displayPath: String,
+         budget: BlockBudget = BlockBudget()) {
+        self.budget = budget
         self.store = store
         self.bucket = bucket
         self.key = key
@@ -71,7 +80,7 @@ actor ImageReader {
         let end = min(size, offset + Int64(length))
         let first = offset / Self.blockSize
         let last = (end - 1) / Self.blockSize
-        defer { for ahead in 1...Self.readahead { _ = startFetch(last + Int64(ahead)) } }
+        defer { for ahead in 1...Self.readahead { _ = startFetch(last + Int64(ahead), demanded: false) } }
 
         // Exactly one page (aligned start; a full page, or the image's tail):
         // answer with the page itself, no copy.
@@ -83,8 +92,10 @@ actor ImageReader {
             return ReadChunk(bytes: pages[pageIndex], eof: end == size)
         }
 
-        var out: [UInt8] = []
-        out.reserveCapacity(Int(end - offset))
+        // Any other read: the slices of the pages it spans, encoded from
+        // there (no copy into a fresh array, which for reads over 2 MiB was
+        // also a fresh mapping, faulted in page by page).
+        var pieces: [ArraySlice<UInt8>] = []
         var position = offset
         while position < end {
             let index = position / Self.blockSize
@@ -93,11 +104,11 @@ actor ImageReader {
             let pageIndex = inBlock / Self.pageSize
             let start = inBlock - pageIndex * Self.pageSize
             let stop = min(pages[pageIndex].count, start + Int(end - position))
-            out.append(contentsOf: pages[pageIndex][start..<stop])
+            pieces.append(pages[pageIndex][start..<stop])
             position += Int64(stop - start)
         }
         noteServed(end: end)
-        return ReadChunk(bytes: out, eof: end == size)
+        return ReadChunk(pieces: pieces, eof: end == size)
     }
 
     /// ``block(_:)``, counting the wait when the block was not there yet
@@ -116,27 +127,44 @@ actor ImageReader {
     private func noteServed(end: Int64) {
         readsServed += 1
         guard end == size else { return }
+        // Read to its end: Plakar reads a file once, so its blocks go back to
+        // the run's budget for the images still being read. (A read coming
+        // back later fetches again.)
+        dropAll()
         logger.info("read \(displayPath) to its end: \(readsServed) reads, \(starvedReads) waited for their block "
             + "(\(starvedTime.milliseconds) ms in all), \(bytesFetched) bytes fetched")
     }
 
     private func block(_ index: Int64) async throws -> [[UInt8]] {
-        let task = startFetch(index)!
+        let task = startFetch(index, demanded: true)!
         do {
             return try await task.value
         } catch {
-            blocks[index] = nil
+            drop(index)
             throw error
         }
     }
 
-    /// Starts (or reuses) the fetch of block `index`; nil past the end.
-    private func startFetch(_ index: Int64) -> Task<[[UInt8]], any Error>? {
+    /// Starts (or reuses) the fetch of block `index`; nil past the end, or
+    /// for a read-ahead (not `demanded`) block the run's budget has no room for.
+    private func startFetch(_ index: Int64, demanded: Bool) -> Task<[[UInt8]], any Error>? {
         guard index >= 0, index * Self.blockSize < size else { return nil }
+        if let task = blocks[index] {
+            clock += 1
+            lastUse[index] = clock
+            return task
+        }
+        evictIfNeeded()
+        if demanded {
+            // Over the run's budget: keep only this block (the others would
+            // be read-ahead or behind; dropping them frees room for the
+            // images being read beside this one).
+            if budget.reserveDemanded() { dropAll() }
+        } else if !budget.reserveAhead() {
+            return nil
+        }
         clock += 1
         lastUse[index] = clock
-        if let task = blocks[index] { return task }
-        evictIfNeeded()
         let offset = index * Self.blockSize
         let length = min(Self.blockSize, size - offset)
         let task = Task { [store, bucket, key, displayPath] in
@@ -150,16 +178,32 @@ actor ImageReader {
 
     private func evictIfNeeded() {
         while blocks.count >= Self.maxBlocks, let victim = lastUse.min(by: { $0.value < $1.value })?.key {
-            blocks[victim] = nil
-            lastUse[victim] = nil
+            drop(victim)
         }
     }
+
+    /// Forgets block `index` and gives its room back (a read awaiting its
+    /// fetch still gets the bytes: it holds the task).
+    private func drop(_ index: Int64) {
+        guard blocks.removeValue(forKey: index) != nil else { return }
+        lastUse[index] = nil
+        budget.release()
+    }
+
+    /// Forgets every block and gives their room back.
+    private func dropAll() {
+        budget.release(blocks.count)
+        blocks = [:]
+        lastUse = [:]
+    }
+
+    /// Blocks held (for tests).
+    var heldBlocks: Int { blocks.count }
 
     /// Cancels every fetch (close).
     func cancelAll() {
         for task in blocks.values { task.cancel() }
-        blocks = [:]
-        lastUse = [:]
+        dropAll()
     }
 
     /// One block as pages of ``pageSize``, resuming after a cut connection
