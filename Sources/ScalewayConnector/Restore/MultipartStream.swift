@@ -20,11 +20,11 @@ import struct ScalewayKit.PartPipeline
 /// (``append(_:)-(Base64Text)``): no array per chunk, no copy into the part.
 ///
 /// Where the plugin's peak RSS goes, measured (smaps at the peak of a 1 GiB
-/// restore, session 4): shared libraries 37 MiB resident (Swift runtime and
-/// Foundation with ICU data 20, libcrypto 3.5, the binary 3; file-backed,
-/// 23.7 when idle), part buffers 15 MiB (then 3 x 5 MiB), heap 12.9 MiB
+/// restore, session 4): shared libraries 36.5 MiB resident (Foundation with
+/// ICU data 15, swiftCore 5, libcrypto 3.4, the binary 2.9; file-backed,
+/// 23.2 when idle), part buffers 15 MiB (then 3 x 5 MiB), heap 12.6 MiB
 /// (the host's window of 4 `write` lines of 1.4 MB plus the one being read,
-/// curl's transfer buffers, glibc's trim slack; 14.3 MiB while each chunk
+/// curl's transfer buffers, glibc's trim slack; 13.9 MiB while each chunk
 /// was decoded into an array of its own): peak 67.0-68.3 MiB. With 2 x 5
 /// MiB (this budget, was 16 MiB): 61.1-62.0 MiB in 3 runs, and no slower
 /// in the same interleaved runs (restore wall 15.6, 15.2, 9.6 s against
@@ -34,7 +34,7 @@ import struct ScalewayKit.PartPipeline
 /// reachable at 16 GiB with this layout: its 1000-part cap makes parts of
 /// 17 MiB, and a part must stay whole until the store has answered (its
 /// SHA-256 is signed before it is sent, and a retry resends it) while the
-/// next fills, so 34 MiB of parts beside 37 MiB of libraries. Earlier
+/// next fills, so 34 MiB of parts beside 36.5 MiB of libraries. Earlier
 /// (session 3): 8 MiB parts in a 24 MiB budget 76-78 MiB, 5 MiB parts in
 /// 16 MiB 67 MiB, at the same plugin CPU per GB.
 ///
