@@ -151,8 +151,8 @@ final class DataPathTests: XCTestCase {
 
     func testMultipartStreamRefillsTheBuffersOfUploadedParts() async throws {
         let store = CopyingStore()
-        // 5 MiB parts: 2 buffer slots, so the 2nd part's flush waits for the
-        // 1st upload, whose buffer the 3rd part then refills (deterministic).
+        // 5 MiB parts: 3 buffer slots, so the 3rd part's flush waits for the
+        // 1st upload, whose buffer the 4th part then refills (deterministic).
         let part = 5 << 20
         let image = Self.pattern(4 * part + 5, seed: 5)
         let stream = MultipartStream(store: store, bucket: "b", key: "k", uploadID: "u", partSize: part)
@@ -167,7 +167,7 @@ final class DataPathTests: XCTestCase {
         let stored = store.parts.withLock { parts in (1...5).flatMap { parts[$0] ?? [] } }
         XCTAssertEqual(stored, image, "reused buffers must not leak one part's bytes into another")
         let reused = await stream.reusedBuffers
-        XCTAssertGreaterThan(reused, 0, "5 parts through 2 buffers: uploaded parts' buffers are refilled")
+        XCTAssertGreaterThan(reused, 0, "5 parts through 3 buffers: uploaded parts' buffers are refilled")
     }
 
     func testMultipartStreamDecodesBase64ChunksIntoThePartsAndRefusesBadOnes() async throws {
@@ -206,7 +206,7 @@ final class DataPathTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(slots, 2, "one part fills while one uploads")
             XCTAssertLessThanOrEqual(slots * part, max(MultipartStream.partMemoryBudget, 2 * part), "image of \(image) bytes")
         }
-        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 5 * mib), 2, "5 MiB parts (images up to 5 GB): 1 upload in flight")
+        XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 5 * mib), 3, "5 MiB parts (images up to 5 GB): 2 uploads in flight")
         XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 8 * mib), 2, "8 MiB parts (images of 8 GB): 1 upload in flight")
         XCTAssertEqual(MultipartStream.bufferSlots(forPartSize: 17 * mib), 2, "the 17 MiB parts of a 16 GiB image")
     }

@@ -11,10 +11,10 @@ import struct ScalewayKit.PartPipeline
 /// in the background while the next fills. Memory is a fixed budget, not a
 /// function of the image size: ``bufferSlots(forPartSize:)`` part buffers
 /// (one filling, the rest uploading), ``partMemoryBudget`` in all. Parts are
-/// as small as Scaleway allows (5 MiB, or size/1000 for images above 5 GB);
-/// the budget holds one part uploading while the next fills (a full part
-/// starts uploading at once, and the filler then waits for the older
-/// upload, whose buffer the part after fills), at any part size.
+/// as small as Scaleway allows (5 MiB, or size/1000 for images above 5 GB),
+/// so that the budget holds 2 uploads in flight while the third part fills;
+/// the large parts of a big image get fewer (17 MiB parts at 16 GiB: 1),
+/// never fewer than one uploading while the next fills.
 ///
 /// A `write` chunk is decoded from base64 straight into the part filling
 /// (``append(_:)-(Base64Text)``): no array per chunk, no copy into the part.
@@ -22,15 +22,15 @@ import struct ScalewayKit.PartPipeline
 /// Where the plugin's peak RSS goes, measured (smaps at the peak of a 1 GiB
 /// restore, session 4): shared libraries 36.5 MiB resident (Foundation with
 /// ICU data 15, swiftCore 5, libcrypto 3.4, the binary 2.9; file-backed,
-/// 23.2 when idle), part buffers 15 MiB (then 3 x 5 MiB), heap 12.6 MiB
+/// 23.2 when idle), part buffers 15 MiB (3 x 5 MiB), heap 12.6 MiB
 /// (the host's window of 4 `write` lines of 1.4 MB plus the one being read,
 /// curl's transfer buffers, glibc's trim slack; 13.9 MiB while each chunk
-/// was decoded into an array of its own): peak 67.0-68.3 MiB. With 2 x 5
-/// MiB (this budget, was 16 MiB): 61.1-62.0 MiB in 3 runs, and no slower
-/// in the same interleaved runs (restore wall 15.6, 15.2, 9.6 s against
-/// 13.8, 13.7, 16.7; upload window 4.27 s against 5.45; loaded machine:
-/// a 5 MiB part uploads in about the time the next takes to fill, so a
-/// second upload in flight overlapped little). So the 64 MiB target is not
+/// was decoded into an array of its own): peak 66.5-68.3 MiB. A 10 MiB
+/// budget (one 5 MiB part uploading while the next fills) measured
+/// 61.1-62.2 MiB, but uploaded 4-25% slower on the quiet machine (upload
+/// windows 4.46 and 3.77 s against 3.56 and 3.61, 3 interleaved rounds of
+/// a 1 GiB restore), and the write rate is the target missed by most;
+/// at 16 GiB both budgets give the same 2 buffers. So the 64 MiB target is not
 /// reachable at 16 GiB with this layout: its 1000-part cap makes parts of
 /// 17 MiB, and a part must stay whole until the store has answered (its
 /// SHA-256 is signed before it is sent, and a retry resends it) while the
@@ -46,9 +46,8 @@ import struct ScalewayKit.PartPipeline
 /// retried on transient failures. `abort` cancels and deletes the upload
 /// (S3 bills incomplete uploads).
 final class MultipartStream: Sendable {
-    /// Bytes of part buffers one stream may hold (filling + uploading):
-    /// two 5 MiB parts; larger parts get two buffers all the same.
-    static let partMemoryBudget = 10 << 20
+    /// Bytes of part buffers one stream may hold (filling + uploading).
+    static let partMemoryBudget = 16 << 20
     static let maxAttempts = 5
 
     /// Part buffers for parts of `partSize` bytes: as many as the budget
