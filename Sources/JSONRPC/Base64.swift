@@ -203,12 +203,13 @@ public enum Base64 {
         characterCount / 4 * 3 - padding
     }
 
-    /// Decodes base64 characters.
+    /// The number of bytes `input` decodes to, after checking its length
+    /// and padding (its characters are checked as it is decoded).
     ///
-    /// - Throws: ``DecodingError`` naming the offending character or rule.
-    public static func decode(_ input: UnsafeRawBufferPointer) throws(DecodingError) -> [UInt8] {
+    /// - Throws: ``DecodingError`` when the length is not a multiple of 4.
+    public static func decodedCount(of input: UnsafeRawBufferPointer) throws(DecodingError) -> Int {
         let n = input.count
-        guard n > 0, let src = input.baseAddress else { return [] }
+        guard n > 0, let src = input.baseAddress else { return 0 }
         guard n % 4 == 0 else {
             throw DecodingError(message: "base64 text of \(n) characters is not a multiple of 4 long; pad it with '='", offset: n)
         }
@@ -216,72 +217,100 @@ public enum Base64 {
         if src.load(fromByteOffset: n - 1, as: UInt8.self) == UInt8(ascii: "=") {
             padding = src.load(fromByteOffset: n - 2, as: UInt8.self) == UInt8(ascii: "=") ? 2 : 1
         }
-        let outCount = decodedCount(characterCount: n, padding: padding)
+        return decodedCount(characterCount: n, padding: padding)
+    }
+
+    /// Decodes base64 characters.
+    ///
+    /// - Throws: ``DecodingError`` naming the offending character or rule.
+    public static func decode(_ input: UnsafeRawBufferPointer) throws(DecodingError) -> [UInt8] {
+        let outCount = try decodedCount(of: input)
         var failure: DecodingError? = nil
-        // 4 bytes of slack let every quad be stored as one 32-bit write, and
-        // every 8 characters as one 64-bit write (6 bytes + 2 of slack).
-        let result = [UInt8](unsafeUninitializedCapacity: outCount + 4) { buffer, initialized in
-            let dst = UnsafeMutableRawPointer(buffer.baseAddress!)
-            let fullQuads = padding == 0 ? n / 4 : n / 4 - 1
-            var i = 0
-            var o = 0
-            var q = 0
-            // 8 characters -> 6 bytes per step through the pair table; the
-            // validity flags are collected and tested once after the loop.
-            pairValues.withUnsafeBufferPointer { table in
-                let t = table.baseAddress!
-                var flags: UInt16 = 0
-                while q + 2 <= fullQuads {
-                    let w = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                    let a = t[Int(truncatingIfNeeded: w & 0xFFFF)]
-                    let b = t[Int(truncatingIfNeeded: (w >> 16) & 0xFFFF)]
-                    let c = t[Int(truncatingIfNeeded: (w >> 32) & 0xFFFF)]
-                    let d = t[Int(truncatingIfNeeded: w >> 48)]
-                    flags |= a | b | c | d
-                    let bits = UInt64(a) << 36 | UInt64(b) << 24 | UInt64(c) << 12 | UInt64(d)
-                    dst.storeBytes(of: (bits << 16).bigEndian, toByteOffset: o, as: UInt64.self)
-                    i += 8
-                    o += 6
-                    q += 2
-                }
-                if flags & invalidPair != 0 { failure = locateInvalid(src, from: 0, count: n) }
-            }
-            if failure != nil { return }
-            decodeTables.withUnsafeBufferPointer { tables in
-                let t = tables.baseAddress!
-                while q < fullQuads {
-                    let x = t[Int(src.load(fromByteOffset: i, as: UInt8.self))]
-                        | t[256 + Int(src.load(fromByteOffset: i + 1, as: UInt8.self))]
-                        | t[512 + Int(src.load(fromByteOffset: i + 2, as: UInt8.self))]
-                        | t[768 + Int(src.load(fromByteOffset: i + 3, as: UInt8.self))]
-                    if x >= invalid { failure = locateInvalid(src, from: i, count: n); return }
-                    dst.storeBytes(of: (x << 8).bigEndian, toByteOffset: o, as: UInt32.self)
-                    i += 4
-                    o += 3
-                    q += 1
-                }
-                if padding > 0 {
-                    let c2 = src.load(fromByteOffset: i + 2, as: UInt8.self)
-                    let c3 = UInt8(ascii: "=")
-                    var x = t[Int(src.load(fromByteOffset: i, as: UInt8.self))]
-                        | t[256 + Int(src.load(fromByteOffset: i + 1, as: UInt8.self))]
-                    if padding == 1 { x |= t[512 + Int(c2)] }
-                    if x >= invalid || (padding == 2 && c2 != c3) {
-                        failure = locateInvalid(src, from: i, count: n - padding)
-                        if failure == nil {
-                            failure = DecodingError(message: "misplaced '=' padding in base64 text at offset \(i + 2)", offset: i + 2)
-                        }
-                        return
-                    }
-                    dst.storeBytes(of: UInt8(truncatingIfNeeded: x >> 16), toByteOffset: o, as: UInt8.self)
-                    if padding == 1 { dst.storeBytes(of: UInt8(truncatingIfNeeded: x >> 8), toByteOffset: o + 1, as: UInt8.self) }
-                    o += 3 - padding
-                }
-                initialized = o
+        let result = [UInt8](unsafeUninitializedCapacity: outCount) { buffer, initialized in
+            do throws(DecodingError) {
+                initialized = try decode(input, into: UnsafeMutableRawBufferPointer(buffer))
+            } catch {
+                failure = error
             }
         }
         if let failure { throw failure }
         return result
+    }
+
+    /// Decodes base64 characters into `destination`, which must hold at
+    /// least ``decodedCount(of:)`` bytes; returns that count. Nothing is
+    /// written past it, so `destination` may be the free end of a larger
+    /// buffer (the restore path decodes `write` data straight into the
+    /// multipart part filling). When the text is refused, the bytes of
+    /// `destination` are unspecified.
+    ///
+    /// - Throws: ``DecodingError`` naming the offending character or rule.
+    public static func decode(_ input: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws(DecodingError) -> Int {
+        let outCount = try decodedCount(of: input)
+        guard outCount > 0, let src = input.baseAddress else { return 0 }
+        precondition(destination.count >= outCount, "base64 decoding of \(outCount) bytes into \(destination.count)")
+        let dst = destination.baseAddress!
+        let n = input.count
+        let padding = n / 4 * 3 - outCount
+        let fullQuads = padding == 0 ? n / 4 : n / 4 - 1
+        var i = 0
+        var o = 0
+        var q = 0
+        // 8 characters -> 6 bytes per step through the pair table, stored
+        // as one 64-bit write whose last 2 bytes the next step overwrites
+        // (so it stops 8 bytes before the end of `destination`); the
+        // validity flags are collected and tested once after the loop.
+        let pairsFailed: Bool = pairValues.withUnsafeBufferPointer { table in
+            let t = table.baseAddress!
+            var flags: UInt16 = 0
+            while q + 2 <= fullQuads && o + 8 <= destination.count {
+                let w = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                let a = t[Int(truncatingIfNeeded: w & 0xFFFF)]
+                let b = t[Int(truncatingIfNeeded: (w >> 16) & 0xFFFF)]
+                let c = t[Int(truncatingIfNeeded: (w >> 32) & 0xFFFF)]
+                let d = t[Int(truncatingIfNeeded: w >> 48)]
+                flags |= a | b | c | d
+                let bits = UInt64(a) << 36 | UInt64(b) << 24 | UInt64(c) << 12 | UInt64(d)
+                dst.storeBytes(of: (bits << 16).bigEndian, toByteOffset: o, as: UInt64.self)
+                i += 8
+                o += 6
+                q += 2
+            }
+            return flags & invalidPair != 0
+        }
+        if pairsFailed, let failure = locateInvalid(src, from: 0, count: n) { throw failure }
+        // The last quads one at a time, three exact byte stores each.
+        let failure: DecodingError? = decodeTables.withUnsafeBufferPointer { tables in
+            let t = tables.baseAddress!
+            while q < fullQuads {
+                let x = t[Int(src.load(fromByteOffset: i, as: UInt8.self))]
+                    | t[256 + Int(src.load(fromByteOffset: i + 1, as: UInt8.self))]
+                    | t[512 + Int(src.load(fromByteOffset: i + 2, as: UInt8.self))]
+                    | t[768 + Int(src.load(fromByteOffset: i + 3, as: UInt8.self))]
+                if x >= invalid { return locateInvalid(src, from: i, count: n) }
+                dst.storeBytes(of: UInt8(truncatingIfNeeded: x >> 16), toByteOffset: o, as: UInt8.self)
+                dst.storeBytes(of: UInt8(truncatingIfNeeded: x >> 8), toByteOffset: o + 1, as: UInt8.self)
+                dst.storeBytes(of: UInt8(truncatingIfNeeded: x), toByteOffset: o + 2, as: UInt8.self)
+                i += 4
+                o += 3
+                q += 1
+            }
+            if padding > 0 {
+                let c2 = src.load(fromByteOffset: i + 2, as: UInt8.self)
+                var x = t[Int(src.load(fromByteOffset: i, as: UInt8.self))]
+                    | t[256 + Int(src.load(fromByteOffset: i + 1, as: UInt8.self))]
+                if padding == 1 { x |= t[512 + Int(c2)] }
+                if x >= invalid || (padding == 2 && c2 != UInt8(ascii: "=")) {
+                    return locateInvalid(src, from: i, count: n - padding)
+                        ?? DecodingError(message: "misplaced '=' padding in base64 text at offset \(i + 2)", offset: i + 2)
+                }
+                dst.storeBytes(of: UInt8(truncatingIfNeeded: x >> 16), toByteOffset: o, as: UInt8.self)
+                if padding == 1 { dst.storeBytes(of: UInt8(truncatingIfNeeded: x >> 8), toByteOffset: o + 1, as: UInt8.self) }
+            }
+            return nil
+        }
+        if let failure { throw failure }
+        return outCount
     }
 
     /// Decodes a base64 string.

@@ -50,12 +50,15 @@ public struct IncomingRequest: Sendable {
     /// parser left that string in the line buffer; returns `nil` otherwise
     /// (then read it from ``params`` as an ordinary string).
     public func withDetachedParam<R>(_ field: String, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
-        guard let entry = detached.first(where: { $0.path.count == 2 && $0.path[0] == "params" && $0.path[1] == field }) else {
-            return nil
-        }
+        guard let range = detachedRange(field) else { return nil }
         return try line.withUnsafeBytes { raw in
-            try body(UnsafeRawBufferPointer(rebasing: raw[entry.range]))
+            try body(UnsafeRawBufferPointer(rebasing: raw[range]))
         }
+    }
+
+    /// Where the params member `field` lies in the line, when it was detached.
+    private func detachedRange(_ field: String) -> Range<Int>? {
+        detached.first(where: { $0.path.count == 2 && $0.path[0] == "params" && $0.path[1] == field })?.range
     }
 
     /// Decodes the base64 params member `field` to bytes, straight from the
@@ -64,21 +67,27 @@ public struct IncomingRequest: Sendable {
     /// - Throws: ``ResponseError`` -32602 naming the field when it is missing,
     ///   not a string, or not valid base64.
     public func base64Param(_ field: String) throws(ResponseError) -> [UInt8] {
-        let decoded: Result<[UInt8], Base64.DecodingError>?
-        decoded = withDetachedParam(field) { raw in
-            do throws(Base64.DecodingError) { return .success(try Base64.decode(raw)) } catch { return .failure(error) }
+        do throws(Base64Text.Invalid) {
+            return try base64Text(field).decoded()
+        } catch {
+            throw error.response
         }
-        let result: Result<[UInt8], Base64.DecodingError>
-        if let decoded {
-            result = decoded
-        } else {
-            let text = try params.string(field)
-            do throws(Base64.DecodingError) { result = .success(try Base64.decode(text)) } catch { result = .failure(error) }
+    }
+
+    /// The base64 params member `field`, to decode into the caller's memory
+    /// (see ``Base64Text``). Without a copy when the parser left the string
+    /// in the line buffer.
+    ///
+    /// - Throws: ``Base64Text/Invalid`` naming the field when it is missing,
+    ///   not a string, or its length is not a multiple of 4.
+    public func base64Text(_ field: String) throws(Base64Text.Invalid) -> Base64Text {
+        let name = params.qualified(field)
+        if let range = detachedRange(field) {
+            return try Base64Text(storage: line, range: range, field: name)
         }
-        switch result {
-        case let .success(bytes): return bytes
-        case let .failure(error):
-            throw ResponseError.invalidParams(field: params.qualified(field), "must be standard base64 with padding: \(error.message)")
-        }
+        let text: String
+        do throws(ResponseError) { text = try params.string(field) } catch { throw Base64Text.Invalid(response: error) }
+        let utf8 = Array(text.utf8)
+        return try Base64Text(storage: utf8, range: 0..<utf8.count, field: name)
     }
 }

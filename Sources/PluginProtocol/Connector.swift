@@ -234,8 +234,22 @@ public protocol Exporter: AnyObject, Sendable {
     func ping() async throws -> JSONValue
     func beginFile(path: String, info: FileInfo) async throws
     func writeChunk(path: String, offset: Int64, bytes: [UInt8]) async throws
+    /// A chunk still in base64, for an exporter that decodes it straight
+    /// into buffers of its own (the default decodes it into an array and
+    /// calls ``writeChunk(path:offset:bytes:)``).
+    ///
+    /// When the text is refused, throw its ``Base64Text/Invalid`` unchanged,
+    /// having taken nothing of the chunk: the host gets -32602 and the file
+    /// goes on, as when the session decodes.
+    func writeChunk(path: String, offset: Int64, data: Base64Text) async throws
     func finishFile(path: String) async throws -> FileOutcome
     func close() async throws -> JSONValue
+}
+
+extension Exporter {
+    public func writeChunk(path: String, offset: Int64, data: Base64Text) async throws {
+        try await writeChunk(path: path, offset: offset, bytes: data.decoded())
+    }
 }
 
 /// Builds connectors for the protocols a plugin supports.

@@ -210,9 +210,11 @@ public final class PluginSession: Sendable {
                                     hint: "send the last chunk of \"\(cursor.path)\" with eof true before the first chunk of \"\(path)\"")
         }
 
-        let data = try request.base64Param("data")
-        guard data.count <= PluginLimits.maxWriteChunk else {
-            throw ResponseError.invalidParams(field: "data", "must decode to at most \(PluginLimits.maxWriteChunk) bytes, got \(data.count)")
+        // Decoded by the exporter, into its own buffers (see Exporter.writeChunk(path:offset:data:)).
+        let data: Base64Text
+        do throws(Base64Text.Invalid) { data = try request.base64Text("data") } catch { throw error.response }
+        guard data.decodedCount <= PluginLimits.maxWriteChunk else {
+            throw ResponseError.invalidParams(field: "data", "must decode to at most \(PluginLimits.maxWriteChunk) bytes, got \(data.decodedCount)")
         }
 
         var next: Int64
@@ -231,6 +233,10 @@ public final class PluginSession: Sendable {
                 throw ResponseError.invalidParams(field: "fileinfo", expected: "an object (required on the first chunk of a file, offset 0)", got: nil)
             }
             let info = try FileInfo(params: infoParams)
+            // A file's first chunk is decoded once here, so that bad base64
+            // refuses it before the file begins (later chunks are checked as
+            // the exporter decodes them, and leave the file as it was).
+            do throws(Base64Text.Invalid) { _ = try data.decoded() } catch { throw error.response }
             state.withLock { $0.cursor = WriteCursor(path: path, next: 0) }
             do {
                 try await exporter.beginFile(path: path, info: info)
@@ -240,14 +246,16 @@ public final class PluginSession: Sendable {
             next = 0
         }
 
-        if !data.isEmpty {
+        if data.decodedCount > 0 {
             do {
                 try Task.checkCancellation()
-                try await exporter.writeChunk(path: path, offset: offset, bytes: data)
+                try await exporter.writeChunk(path: path, offset: offset, data: data)
+            } catch let invalid as Base64Text.Invalid {
+                throw invalid.response  // the exporter took nothing: the file goes on
             } catch {
                 throw fail(path, with: error)
             }
-            next += Int64(data.count)
+            next += Int64(data.decodedCount)
             state.withLock { $0.cursor?.next = next }
         }
 

@@ -1,4 +1,5 @@
 import Crypto
+import JSONRPC
 import PluginProtocol
 import class ScalewayKit.PartBuffer
 import Synchronization
@@ -146,15 +147,23 @@ final class DataPathTests: XCTestCase {
         func abortMultipartUpload(bucket: String, key: String, uploadID: String) async throws {}
         func putObject(bucket: String, key: String, bytes: [UInt8], contentType: String) async throws {}
         func listMultipartUploads(bucket: String, prefix: String) async throws -> [(key: String, uploadID: String)] { [] }
+        /// Parts 1 to `count`, joined.
+        func stored(parts count: Int) -> [UInt8] { parts.withLock { parts in (1...count).flatMap { parts[$0] ?? [] } } }
+    }
+
+    /// A stream of 5 MiB parts into a ``CopyingStore``, and an image of
+    /// `wholeParts` parts and `extra` bytes to send through it.
+    func fiveMiBPartStream(wholeParts: Int, extra: Int, seed: UInt32) -> (CopyingStore, [UInt8], MultipartStream) {
+        let store = CopyingStore()
+        let part = 5 << 20
+        return (store, Self.pattern(wholeParts * part + extra, seed: seed),
+                MultipartStream(store: store, bucket: "b", key: "k", uploadID: "u", partSize: part))
     }
 
     func testMultipartStreamRefillsTheBuffersOfUploadedParts() async throws {
-        let store = CopyingStore()
         // 5 MiB parts: 3 buffer slots, so the 3rd part's flush waits for the
         // 1st upload, whose buffer the 4th part then refills (deterministic).
-        let part = 5 << 20
-        let image = Self.pattern(4 * part + 5, seed: 5)
-        let stream = MultipartStream(store: store, bucket: "b", key: "k", uploadID: "u", partSize: part)
+        let (store, image, stream) = fiveMiBPartStream(wholeParts: 4, extra: 5, seed: 5)
         var offset = 0
         while offset < image.count {
             let end = min(image.count, offset + (1 << 20))
@@ -163,10 +172,33 @@ final class DataPathTests: XCTestCase {
         }
         let partCount = try await stream.finish()
         XCTAssertEqual(partCount, 5)
-        let stored = store.parts.withLock { parts in (1...5).flatMap { parts[$0] ?? [] } }
-        XCTAssertEqual(stored, image, "reused buffers must not leak one part's bytes into another")
+        XCTAssertEqual(store.stored(parts: 5), image, "reused buffers must not leak one part's bytes into another")
         let reused = await stream.reusedBuffers
         XCTAssertGreaterThan(reused, 0, "5 parts through 3 buffers: uploaded parts' buffers are refilled")
+    }
+
+    func testMultipartStreamDecodesBase64ChunksIntoThePartsAndRefusesBadOnes() async throws {
+        let (store, image, stream) = fiveMiBPartStream(wholeParts: 3, extra: 777, seed: 9)
+        // Whole MiB chunks (decoded in place), then sizes that straddle part
+        // boundaries (decoded, then copied), each preceded by a damaged copy
+        // that must be refused without taking a byte.
+        var offset = 0
+        var sizes = [1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1_000_001, 1 << 20, 2_500_000, 3, 1]
+        while offset < image.count {
+            let end = min(image.count, offset + (sizes.isEmpty ? 1 << 20 : sizes.removeFirst()))
+            let damage = Base64.encodedCount(end - offset) / 2
+            do {
+                try await stream.append(try RestoreFlowTests.text(image[offset..<end], damagedAt: damage))
+                XCTFail("damaged base64 at \(offset) was taken")
+            } catch let invalid as Base64Text.Invalid {
+                XCTAssertTrue(invalid.response.message.contains("'*' in base64 text at offset \(damage)"), invalid.response.message)
+            }
+            try await stream.append(try RestoreFlowTests.text(image[offset..<end]))
+            offset = end
+        }
+        let partCount = try await stream.finish()
+        XCTAssertEqual(partCount, 4)
+        XCTAssertEqual(store.stored(parts: 4), image, "parts hold exactly the good chunks, hashed as they were decoded in")
     }
 
     func testPartBuffersStayWithinTheBudgetWhateverThePartSize() {

@@ -40,32 +40,39 @@ final class RestoreImageCheckTests: XCTestCase {
         store(&reserved, l2Offset, be64(image.bytes, l2Offset) | 0x2)  // reserved bit 1
 
         let before = Set(cloud.state.withLock { $0.volumes.keys })
-        for (what, bytes, reason) in [("L1 entry on the refcount table", overlapping, "corrupt"),
-                                      ("data past the end", pastTheEnd, "truncated"),
-                                      ("reserved L2 bits", reserved, "corrupt")] {
-            let exporter = try exporter(cloud)
-            _ = try await exporter.open()
-            var outcomes: [FileOutcome] = []
-            for file in files.filter({ !$0.path.hasSuffix(".qcow2") }) + [(image.path, image.info, bytes)] {
-                try await exporter.beginFile(path: file.path, info: file.info)
-                var offset = 0
-                while offset < file.bytes.count {
-                    let end = min(file.bytes.count, offset + (1 << 20))
-                    try await exporter.writeChunk(path: file.path, offset: Int64(offset), bytes: Array(file.bytes[offset..<end]))
-                    offset = end
+        // Chunks as bytes, and as base64 decoded straight into the upload's parts (the check follows both).
+        for base64 in [false, true] {
+            for (what, bytes, reason) in [("L1 entry on the refcount table", overlapping, "corrupt"),
+                                          ("data past the end", pastTheEnd, "truncated"),
+                                          ("reserved L2 bits", reserved, "corrupt")] {
+                let exporter = try exporter(cloud)
+                _ = try await exporter.open()
+                var outcomes: [FileOutcome] = []
+                for file in files.filter({ !$0.path.hasSuffix(".qcow2") }) + [(image.path, image.info, bytes)] {
+                    try await exporter.beginFile(path: file.path, info: file.info)
+                    var offset = 0
+                    while offset < file.bytes.count {
+                        let end = min(file.bytes.count, offset + (1 << 20))
+                        if base64 {
+                            try await exporter.writeChunk(path: file.path, offset: Int64(offset), data: RestoreFlowTests.text(file.bytes[offset..<end]))
+                        } else {
+                            try await exporter.writeChunk(path: file.path, offset: Int64(offset), bytes: Array(file.bytes[offset..<end]))
+                        }
+                        offset = end
+                    }
+                    outcomes.append(try await exporter.finishFile(path: file.path))
                 }
-                outcomes.append(try await exporter.finishFile(path: file.path))
+                let error = outcomes.last?.error
+                XCTAssertNotNil(error, what)
+                XCTAssertEqual(error?.kind, .invalidInput, what)
+                XCTAssertTrue(error?.message.contains("(\(reason))") ?? false, "\(what): \(String(describing: error))")
+                XCTAssertTrue(error?.message.contains(image.path) ?? false, "\(what): \(String(describing: error))")
+                _ = try? await exporter.close()
+                XCTAssertEqual(cloud.openUploads, 0, what)
+                XCTAssertEqual(cloud.objectKeys, [], what)
+                XCTAssertEqual(cloud.snapshotIDs, [], what)
+                XCTAssertEqual(Set(cloud.state.withLock { $0.volumes.keys }), before, what)
             }
-            let error = outcomes.last?.error
-            XCTAssertNotNil(error, what)
-            XCTAssertEqual(error?.kind, .invalidInput, what)
-            XCTAssertTrue(error?.message.contains("(\(reason))") ?? false, "\(what): \(String(describing: error))")
-            XCTAssertTrue(error?.message.contains(image.path) ?? false, "\(what): \(String(describing: error))")
-            _ = try? await exporter.close()
-            XCTAssertEqual(cloud.openUploads, 0, what)
-            XCTAssertEqual(cloud.objectKeys, [], what)
-            XCTAssertEqual(cloud.snapshotIDs, [], what)
-            XCTAssertEqual(Set(cloud.state.withLock { $0.volumes.keys }), before, what)
         }
     }
 }

@@ -110,3 +110,62 @@ import JSONRPC
         #expect(failure("QUJDR\u{0}==") != nil)
     }
 }
+
+/// Decoding into the caller's memory (``Base64/decode(_:into:)``,
+/// ``Base64Text``): what the restore path uses to decode `write` data
+/// straight into its part buffers.
+@Suite struct Base64IntoBufferTests {
+    @Test func decodesEveryLengthIntoAnExactRoomWithoutWritingPastIt() throws {
+        for length in Array(0...100) + [4095, 4096, 4097, 65_536, 1 << 20, (1 << 20) + 1] {
+            let bytes = Base64Tests.randomBytes(length, seed: UInt64(length) &+ 77)
+            let text = Array(Data(bytes).base64EncodedString().utf8)
+            // Room for exactly the decoded bytes, inside a larger buffer whose guard bytes must stay.
+            var buffer = [UInt8](repeating: 0xA5, count: 16 + length + 16)
+            let written = try buffer.withUnsafeMutableBytes { out in
+                try text.withUnsafeBytes { try Base64.decode($0, into: UnsafeMutableRawBufferPointer(rebasing: out[16..<(16 + length)])) }
+            }
+            #expect(written == length)
+            #expect(Array(buffer[16..<(16 + length)]) == bytes, "length \(length)")
+            #expect(buffer.prefix(16).allSatisfy { $0 == 0xA5 } && buffer.suffix(16).allSatisfy { $0 == 0xA5 }, "length \(length)")
+            #expect(try text.withUnsafeBytes { try Base64.decodedCount(of: $0) } == length)
+        }
+    }
+
+    @Test func aParamDecodesIntoTheCallersRoomOrIntoAnArray() throws {
+        let bytes = Base64Tests.randomBytes(100_000, seed: 3)
+        let request = IncomingRequest(id: .number("1"), method: "write", params: ["data": .string(Data(bytes).base64EncodedString())])
+        let text = try request.base64Text("data")
+        #expect(text.decodedCount == bytes.count)
+        #expect(try text.decoded() == bytes)
+        var room = [UInt8](repeating: 0, count: bytes.count)
+        #expect(try room.withUnsafeMutableBytes { try text.decode(into: $0) } == bytes.count)
+        #expect(room == bytes)
+        #expect(try request.base64Param("data") == bytes)
+    }
+
+    @Test func malformedTextIsRefusedNamingTheField() {
+        func refusal(_ params: JSONValue, decoding: Bool = true) -> ResponseError? {
+            let request = IncomingRequest(id: .number("1"), method: "write", params: params)
+            do throws(Base64Text.Invalid) {
+                let text = try request.base64Text("data")
+                if decoding { _ = try text.decoded() }
+                return nil
+            } catch {
+                return error.response
+            }
+        }
+        #expect(refusal(["data": "QUJD"]) == nil)
+        #expect(refusal(["data": ""]) == nil)
+        let missing = refusal(["other": "QUJD"])
+        #expect(missing?.code == .invalidParams && missing?.message.contains("data") == true)
+        #expect(refusal(["data": 12])?.code == .invalidParams)
+        // The length is checked when the text is taken, the characters when it is decoded.
+        #expect(refusal(["data": "QUJ"], decoding: false)?.message.contains("multiple of 4") == true)
+        #expect(refusal(["data": "QU*D"], decoding: false) == nil)
+        let bad = refusal(["data": "QU*D"])
+        #expect(bad?.code == .invalidParams && bad?.message.contains("data") == true && bad?.message.contains("offset 2") == true)
+        #expect(refusal(["data": "QU=D"])?.message.contains("padding") == true)
+        #expect(refusal(["data": "QUJDRA==QUJD"])?.message.contains("padding") == true)
+        #expect(refusal(["data": "QUJD\nQUJD"]) != nil)
+    }
+}

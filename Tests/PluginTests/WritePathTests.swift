@@ -109,6 +109,11 @@ import Testing
         // A chunk for no file in progress.
         plugin.request(4, "write", ["path": "/a", "offset": 3, "data": "YWJj"])
         #expect(try plugin.response(4).errorKind == "state")
+        // Bad base64 in a first chunk is refused before the file begins (so /a may start next).
+        plugin.request(40, "write", ["path": "/z", "offset": 0, "data": "YW*j", "fileinfo": Self.fileinfo("z", size: 3)])
+        let badFirst = try plugin.response(40)
+        #expect(badFirst.errorCode == -32602)
+        #expect(badFirst["error"]?["data"]?["field"] == "data")
         // Start /a, then a gap in the offsets is refused; the right offset still works.
         plugin.request(5, "write", ["path": "/a", "offset": 0, "data": "YWJj", "fileinfo": Self.fileinfo("a", size: 6)])
         #expect(try plugin.response(5).result?["received"] == 3)
@@ -121,6 +126,11 @@ import Testing
         let interleaved = try plugin.response(7)
         #expect(interleaved.errorKind == "state")
         #expect(interleaved["error"]?["message"]?.stringValue?.contains("\"/a\" is still being written") == true)
+        // Bad base64 in a later chunk is refused and takes nothing: the same offset still works.
+        plugin.request(41, "write", ["path": "/a", "offset": 3, "data": "ZG=m", "eof": true])
+        let badLater = try plugin.response(41)
+        #expect(badLater.errorCode == -32602)
+        #expect(badLater["error"]?["data"]?["field"] == "data")
         plugin.request(8, "write", ["path": "/a", "offset": 3, "data": "ZGVm", "eof": true])
         let done = try plugin.response(8)
         #expect(done.result?["size"] == 6)

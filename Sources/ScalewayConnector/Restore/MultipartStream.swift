@@ -1,3 +1,4 @@
+import JSONRPC
 import Logging
 import PluginProtocol
 import class ScalewayKit.PartBuffer
@@ -14,12 +15,28 @@ import struct ScalewayKit.PartPipeline
 /// so that the budget holds 2 uploads in flight while the third part fills;
 /// the large parts of a big image get fewer (17 MiB parts at 16 GiB: 1),
 /// never fewer than one uploading while the next fills.
-/// The budget is what the plugin's 64 MiB peak-RSS target leaves: the
-/// process's libraries take about 36 MiB resident and the `write` lines
-/// and decoded chunks in flight about 10 MiB more. Measured on a 1 GiB
-/// restore (peak RSS): 8 MiB parts in a 24 MiB budget 76-78 MiB, in a
-/// 16 MiB budget (1 in flight) 70 MiB; 5 MiB parts in 16 MiB (2 in flight)
-/// 67 MiB, at the same plugin CPU per GB (3.0-3.1 s, loaded machine).
+///
+/// A `write` chunk is decoded from base64 straight into the part filling
+/// (``append(_:)-(Base64Text)``): no array per chunk, no copy into the part.
+///
+/// Where the plugin's peak RSS goes, measured (smaps at the peak of a 1 GiB
+/// restore, session 4): shared libraries 36.5 MiB resident (Foundation with
+/// ICU data 15, swiftCore 5, libcrypto 3.4, the binary 2.9; file-backed,
+/// 23.2 when idle), part buffers 15 MiB (3 x 5 MiB), heap 12.6 MiB
+/// (the host's window of 4 `write` lines of 1.4 MB plus the one being read,
+/// curl's transfer buffers, glibc's trim slack; 13.9 MiB while each chunk
+/// was decoded into an array of its own): peak 66.5-68.3 MiB. A 10 MiB
+/// budget (one 5 MiB part uploading while the next fills) measured
+/// 61.1-62.2 MiB, but uploaded 4-25% slower on the quiet machine (upload
+/// windows 4.46 and 3.77 s against 3.56 and 3.61, 3 interleaved rounds of
+/// a 1 GiB restore), and the write rate is the target missed by most;
+/// at 16 GiB both budgets give the same 2 buffers. So the 64 MiB target is not
+/// reachable at 16 GiB with this layout: its 1000-part cap makes parts of
+/// 17 MiB, and a part must stay whole until the store has answered (its
+/// SHA-256 is signed before it is sent, and a retry resends it) while the
+/// next fills, so 34 MiB of parts beside 36.5 MiB of libraries. Earlier
+/// (session 3): 8 MiB parts in a 24 MiB budget 76-78 MiB, 5 MiB parts in
+/// 16 MiB 67 MiB, at the same plugin CPU per GB.
 ///
 /// The parts go through ScalewayKit's ``PartPipeline``, the one
 /// `MultipartUploadWriter` uses: mapped part buffers hashed (SHA-256) as
@@ -77,6 +94,23 @@ final class MultipartStream: Sendable {
         try await state.append(bytes[...], partSize: partSize, limit: maxInFlight, upload: uploadWithRetries)
     }
 
+    /// Appends a `write` chunk's bytes, decoded from base64 straight into
+    /// the part filling when they fit in it (1 MiB chunks always do: parts
+    /// are whole MiB), so a chunk costs no array of its own and no copy.
+    ///
+    /// - Throws: ``Base64Text/Invalid`` when the text is refused; nothing
+    ///   was appended then and the stream goes on.
+    func append(_ text: Base64Text) async throws {
+        try await state.append(text, partSize: partSize, limit: maxInFlight, upload: uploadWithRetries)
+    }
+
+    /// Follows the image's QCOW2 tables through every byte appended from now
+    /// on (see ``extentCheck``).
+    func follow(_ check: StreamingExtentCheck) async { await state.follow(check) }
+
+    /// The check given to ``follow(_:)``, having seen every byte appended since.
+    var extentCheck: StreamingExtentCheck? { get async { await state.extentCheck } }
+
     /// Uploads one part through the store, retried on transient failures.
     private var uploadWithRetries: @Sendable (Int, PartBuffer) async throws -> CompletedPart {
         { [store, bucket, key, uploadID] number, part in
@@ -119,15 +153,40 @@ final class MultipartStream: Sendable {
 private actor StreamState {
     private var parts = PartPipeline()
 
+    /// Sees every byte appended, in order, as it lands in a part buffer.
+    private(set) var extentCheck: StreamingExtentCheck?
+    private var appended: UInt64 = 0
+
     var reusedBuffers: Int { parts.reusedBuffers }
+
+    func follow(_ check: StreamingExtentCheck) { extentCheck = check }
 
     func append(_ bytes: ArraySlice<UInt8>, partSize: Int, limit: Int,
                 upload: @escaping @Sendable (Int, PartBuffer) async throws -> CompletedPart) async throws {
+        bytes.withUnsafeBytes { inspect($0) }
         var remaining = bytes
         while !remaining.isEmpty {
             remaining = remaining.dropFirst(parts.fill(remaining, partSize: partSize))
             if parts.hasFullPart { try await launch(limit: limit, upload: upload) }
         }
+    }
+
+    func append(_ text: Base64Text, partSize: Int, limit: Int,
+                upload: @escaping @Sendable (Int, PartBuffer) async throws -> CompletedPart) async throws {
+        let decodedInPlace = try parts.fill(byteCount: text.decodedCount, partSize: partSize) { region in
+            _ = try text.decode(into: region)
+            inspect(UnsafeRawBufferPointer(region))
+        }
+        guard decodedInPlace else {
+            // Straddles two parts (chunks that are not whole MiB): decode, then copy.
+            return try await append(text.decoded()[...], partSize: partSize, limit: limit, upload: upload)
+        }
+        if parts.hasFullPart { try await launch(limit: limit, upload: upload) }
+    }
+
+    private func inspect(_ bytes: UnsafeRawBufferPointer) {
+        extentCheck?.consume(bytes, at: appended)
+        appended += UInt64(bytes.count)
     }
 
     /// Starts the full part's upload, then waits for the oldest while more than `limit` are in flight.

@@ -178,17 +178,8 @@ actor RestoreRun {
             current = file
         case .image:
             if let stream = file.stream {
-                file.facts?.extentCheck?.consume(bytes[...], at: UInt64(offset))
                 current = file
-                do { try await stream.append(bytes) } catch {
-                    let mapped = CloudFailure.map(error, action: "upload \(path) to the staging bucket",
-                                                  permissionSet: PermissionSet.objectsWrite)
-                    await stream.abort()
-                    ledger.openUploads[stream.key] = nil
-                    current?.stream = nil
-                    current?.refusal = mapped
-                    throw mapped
-                }
+                try await upload(path: path, to: stream) { try await stream.append(bytes) }
             } else {
                 file.buffer += bytes
                 current = file
@@ -196,6 +187,42 @@ actor RestoreRun {
             }
         case .directory, .unknown:
             current = file
+        }
+    }
+
+    /// Takes a chunk still in base64: an image's bytes, once its upload has
+    /// started, are decoded straight into the part filling (see
+    /// ``MultipartStream/append(_:)-(Base64Text)``); anything else is decoded first.
+    ///
+    /// - Throws: ``Base64Text/Invalid`` when the text is refused, having taken nothing.
+    func writeChunk(path: String, offset: Int64, data: Base64Text) async throws {
+        guard var file = current, file.path == path, file.refusal == nil, offset == file.received,
+              case .image = file.kind, let stream = file.stream else {
+            return try await writeChunk(path: path, offset: offset, bytes: data.decoded())
+        }
+        file.received += Int64(data.decodedCount)
+        current = file
+        do {
+            try await upload(path: path, to: stream) { try await stream.append(data) }
+        } catch let invalid as Base64Text.Invalid {
+            current?.received -= Int64(data.decodedCount)
+            throw invalid
+        }
+    }
+
+    /// Runs one append to the image's upload; a failure aborts the upload
+    /// and refuses the file (a refused base64 text is rethrown as is).
+    private func upload(path: String, to stream: MultipartStream, _ append: () async throws -> Void) async throws {
+        do { try await append() } catch let invalid as Base64Text.Invalid {
+            throw invalid
+        } catch {
+            let mapped = CloudFailure.map(error, action: "upload \(path) to the staging bucket",
+                                          permissionSet: PermissionSet.objectsWrite)
+            await stream.abort()
+            ledger.openUploads[stream.key] = nil
+            current?.stream = nil
+            current?.refusal = mapped
+            throw mapped
         }
     }
 
@@ -217,8 +244,10 @@ actor RestoreRun {
             let reason = (error as? PluginError) ?? PluginError(.invalidInput, "\(file.path) is not a usable QCOW2 image: \(error)")
             throw refuse(&file, reason)
         }
+        // The upload's stream follows the tables from the first byte (see MultipartStream.follow).
+        let extentCheck = facts.extentCheck
         file.facts = facts
-        file.facts?.extentCheck?.consume(file.buffer[...], at: 0)
+        file.facts?.extentCheck = nil
         do {
             let (zone, project) = try placement(for: file.path)
             let family = describe(index: index, volumeID: volumeID).family
@@ -233,6 +262,7 @@ actor RestoreRun {
             ledger.openUploads[key] = uploadID
             let stream = MultipartStream(store: store, bucket: config.bucket, key: key, uploadID: uploadID,
                                          partSize: MultipartStream.partSize(forObjectSize: file.declaredSize))
+            if let extentCheck { await stream.follow(extentCheck) }
             file.stream = stream
             let header = file.buffer
             file.buffer = []
@@ -321,7 +351,9 @@ actor RestoreRun {
                 if file.declaredSize >= 0 && file.received != file.declaredSize {
                     throw PluginError(.invalidInput, "\(path) was cut short: received \(file.received) of \(file.declaredSize) bytes")
                 }
-                try facts.checkComplete(received: file.received, path: path)
+                var followed = facts
+                followed.extentCheck = await stream.extentCheck
+                try followed.checkComplete(received: file.received, path: path)
                 let parts = try await CloudFailure.attempt("upload \(path) to bucket \(config.bucket)",
                                                            permissionSet: PermissionSet.objectsWrite) {
                     try await stream.finish()

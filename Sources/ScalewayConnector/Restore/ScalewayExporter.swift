@@ -19,6 +19,9 @@ public final class ScalewayExporter: Exporter {
     public func writeChunk(path: String, offset: Int64, bytes: [UInt8]) async throws {
         try await run.writeChunk(path: path, offset: offset, bytes: bytes)
     }
+    public func writeChunk(path: String, offset: Int64, data: Base64Text) async throws {
+        try await run.writeChunk(path: path, offset: offset, data: data)
+    }
     public func finishFile(path: String) async throws -> FileOutcome { try await run.finishFile(path: path) }
     public func close() async throws -> JSONValue { try await run.close() }
 }

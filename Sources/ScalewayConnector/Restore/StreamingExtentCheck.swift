@@ -21,14 +21,14 @@ struct StreamingExtentCheck {
 
     /// Feeds the bytes found at `offset` of the image; the image must be fed
     /// in order, from its first byte.
-    mutating func consume(_ bytes: ArraySlice<UInt8>, at offset: UInt64) {
+    mutating func consume(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) {
         guard failure == nil else { return }
         guard offset == inspector.bytesConsumed else {
             failure = QCOW2Error(.invalidArgument, "bytes at \(offset) arrived while \(inspector.bytesConsumed) were expected")
             return
         }
         do {
-            try bytes.withUnsafeBytes { try inspector.consume($0) }
+            try inspector.consume(bytes)
         } catch let error as QCOW2Error {
             failure = error
         } catch {

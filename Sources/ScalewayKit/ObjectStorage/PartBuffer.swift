@@ -60,6 +60,21 @@ public final class PartBuffer: @unchecked Sendable {
         return taken
     }
 
+    /// Lets `write` put `byteCount` bytes straight into the free end of the
+    /// buffer (e.g. decode base64 there), then hashes and keeps them; returns
+    /// `false` without calling it when they do not fit. When `write` throws,
+    /// nothing is kept (the buffer is as before).
+    func append(byteCount: Int, _ write: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> Bool {
+        guard byteCount <= capacity - count else { return false }
+        guard byteCount > 0 else { return true }
+        precondition(sha256 == nil, "append to a sealed part buffer")
+        let region = UnsafeMutableRawBufferPointer(start: base + count, count: byteCount)
+        try write(region)
+        digest.update(UnsafeRawBufferPointer(region))
+        count += byteCount
+        return true
+    }
+
     /// Ends the part: computes its SHA-256 (kept for every upload attempt).
     @discardableResult
     func seal() -> [UInt8] {

@@ -57,14 +57,25 @@ public struct PartPipeline: Sendable {
     /// Copies as much of `bytes` as fits into the part filling (a part of
     /// `partSize` bytes, started when none is); returns how many were taken.
     public mutating func fill(_ bytes: UnsafeRawBufferPointer, partSize: Int) -> Int {
-        let part = filling ?? takeBuffer(capacity: partSize)
-        filling = part
-        return part.append(bytes)
+        fillingPart(partSize).append(bytes)
     }
 
     /// Copies as much of `bytes` as fits; returns how many were taken.
     public mutating func fill(_ bytes: ArraySlice<UInt8>, partSize: Int) -> Int {
         bytes.withUnsafeBytes { fill($0, partSize: partSize) }
+    }
+
+    /// Lets `write` put `byteCount` bytes straight into the part filling (a
+    /// part of `partSize` bytes, started when none is), with no buffer of
+    /// their own in between; returns `false`, taking nothing, when they do
+    /// not fit in what the part has left (then ``fill(_:partSize:)`` them).
+    /// When `write` throws, the part is as before.
+    ///
+    /// The restore path decodes each `write`'s base64 here: 1 MiB chunks
+    /// into parts of whole MiB always fit.
+    public mutating func fill(byteCount: Int, partSize: Int,
+                              _ write: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> Bool {
+        try fillingPart(partSize).append(byteCount: byteCount, write)
     }
 
     /// Whether the part filling is full (launch it before filling more).
@@ -124,6 +135,13 @@ public struct PartPipeline: Sendable {
         filling = nil
         spare = []
         inFlight = []
+    }
+
+    /// The part filling, started (`partSize` bytes) when none is.
+    private mutating func fillingPart(_ partSize: Int) -> PartBuffer {
+        let part = filling ?? takeBuffer(capacity: partSize)
+        filling = part
+        return part
     }
 
     /// An empty buffer of `capacity` bytes, a spare one when one fits.
