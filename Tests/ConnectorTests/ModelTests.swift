@@ -78,6 +78,22 @@ final class ModelTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(MultipartStream.partSize(forObjectSize: 1 << 40) * 1000, 1 << 40)
     }
 
+    /// Run ids carry their UTC start time in the basic form; the reclaimer
+    /// reads it back to age leftovers (made and parsed without ICU).
+    func testRunIDTimesRoundTrip() {
+        let when = Date(timeIntervalSince1970: 1_796_399_580.75)  // 2026-12-04T15:53:00.75Z
+        let run = Naming.makeRunID(now: when)
+        XCTAssertTrue(run.hasPrefix("20261204T155300Z-"), run)
+        XCTAssertTrue(Naming.isRunID(run), run)
+        XCTAssertEqual(LeftoverReclaimer.startTime(ofRunID: run), Date(timeIntervalSince1970: 1_796_399_580))
+        XCTAssertEqual(Timestamp.basic(Date(timeIntervalSince1970: 0)), "19700101T000000Z")
+        XCTAssertEqual(Timestamp.parseBasic("20240229T235959Z"), Date(timeIntervalSince1970: 1_709_251_199), "a leap day")
+        for bad in ["20261304T155300Z", "20260230T120000Z", "20261204T245300Z", "20261204T156000Z", "2026120AT155300Z",
+                    "20261204 155300Z", "20261204T155300", "20261204T155300Z0", ""] {
+            XCTAssertNil(Timestamp.parseBasic(Substring(bad)), bad)
+        }
+    }
+
     func testVolumeFamilies() throws {
         XCTAssertEqual(try VolumeFamily.classify(volumeType: "l_ssd", volumeID: id), .lSSD)
         XCTAssertEqual(try VolumeFamily.classify(volumeType: "sbs_volume", volumeID: id), .sbs)

@@ -72,11 +72,7 @@ struct LeftoverReclaimer: Sendable {
 
     /// The start time encoded in a run id, e.g. `20261204T155300Z-1a2b3c`.
     static func startTime(ofRunID runID: String) -> Date? {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return f.date(from: String(runID.prefix(16)))
+        Timestamp.parseBasic(runID.prefix(16))
     }
 
     /// Age rule: an id of our shape, not ours, started more than ``minimumAge`` ago.

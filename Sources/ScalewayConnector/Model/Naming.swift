@@ -21,11 +21,7 @@ public enum Naming {
 
     /// A fresh run id: `20261204T155300Z-1a2b3c` (UTC time, 24 random bits).
     public static func makeRunID(now: Date = Date()) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return "\(f.string(from: now))-\(Hex.encode(SecureRandom.bytes(3)))"
+        "\(Timestamp.basic(now))-\(Hex.encode(SecureRandom.bytes(3)))"
     }
 
     /// The tree file name of a volume's image: `<index>-<volume-id>.qcow2`.

@@ -62,6 +62,52 @@ public enum Timestamp {
         return format(seconds: epoch, nanoseconds: nanos)
     }
 
+    /// The SigV4 basic form of a time, `20261204T155300Z` (UTC, whole seconds).
+    ///
+    /// Made with `gmtime_r` rather than a `DateFormatter`: the formatter
+    /// loads ICU's calendar data, about 4 MiB resident for a run id.
+    static func basic(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
+        return "\(pad(parts.tm_year + 1900, 4))\(pad(parts.tm_mon + 1, 2))\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2))\(pad(parts.tm_min, 2))\(pad(parts.tm_sec, 2))Z"
+    }
+
+    /// Parses the basic form `20261204T155300Z`; nil for anything else
+    /// (other lengths, non-digits, out-of-range fields).
+    static func parseBasic(_ text: Substring) -> Date? {
+        let u = Array(text.utf8)
+        guard u.count == 16, u[8] == UInt8(ascii: "T"), u[15] == UInt8(ascii: "Z") else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int32? {
+            var value: Int32 = 0
+            for c in u[from..<(from + count)] {
+                guard c >= 48 && c <= 57 else { return nil }
+                value = value * 10 + Int32(c - 48)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(4, 2), let day = number(6, 2),
+              let hour = number(9, 2), let minute = number(11, 2), let second = number(13, 2),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        parts.tm_hour = hour
+        parts.tm_min = minute
+        parts.tm_sec = second
+        let epoch = timegm(&parts)
+        // timegm normalises (Feb 30 -> Mar 2): refuse a day the month does not have.
+        var back = tm()
+        var t = epoch
+        gmtime_r(&t, &back)
+        guard back.tm_mday == day, back.tm_mon == month - 1 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(epoch))
+    }
+
     static func format(seconds: Int64, nanoseconds: Int) -> String {
         var t = time_t(seconds)
         var parts = tm()
