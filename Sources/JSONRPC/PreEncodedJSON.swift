@@ -68,11 +68,7 @@ public struct Base64ObjectJSON: PreEncodedJSON {
         var o = 0
         prefix.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         o += prefix.count
-        if pieces.count == 1 {
-            o += pieces[0].withUnsafeBytes { Base64.encode($0, into: buffer + o) }
-        } else {
-            o += Base64.encode(pieces: pieces, into: buffer + o)
-        }
+        o += Base64.encode(pieces: pieces, into: buffer + o)
         suffix.withUnsafeBytes { (buffer + o).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     }
 }

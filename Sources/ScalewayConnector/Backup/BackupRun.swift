@@ -266,7 +266,7 @@ actor BackupRun {
                 throw PluginError(.invalidInput, "read of \(path) at offset \(offset) is past its end (\(bytes.count) bytes)")
             }
             let end = min(bytes.count, Int(offset) + length)
-            return ReadChunk(bytes: Array(bytes[Int(offset)..<end]), eof: end == bytes.count)
+            return ReadChunk(pieces: [bytes[Int(offset)..<end]], eof: end == bytes.count)
         case .image(let volume):
             let reader = try await imageReader(path: path, volume: volume)
             return try await reader.read(offset: offset, length: length)

@@ -150,8 +150,7 @@ actor ImageReader {
     private func startFetch(_ index: Int64, demanded: Bool) -> Task<[[UInt8]], any Error>? {
         guard index >= 0, index * Self.blockSize < size else { return nil }
         if let task = blocks[index] {
-            clock += 1
-            lastUse[index] = clock
+            touch(index)
             return task
         }
         evictIfNeeded()
@@ -163,8 +162,7 @@ actor ImageReader {
         } else if !budget.reserveAhead() {
             return nil
         }
-        clock += 1
-        lastUse[index] = clock
+        touch(index)
         let offset = index * Self.blockSize
         let length = min(Self.blockSize, size - offset)
         let task = Task { [store, bucket, key, displayPath] in
@@ -174,6 +172,12 @@ actor ImageReader {
         blocks[index] = task
         bytesFetched += length
         return task
+    }
+
+    /// Marks block `index` as the most recently used.
+    private func touch(_ index: Int64) {
+        clock += 1
+        lastUse[index] = clock
     }
 
     private func evictIfNeeded() {

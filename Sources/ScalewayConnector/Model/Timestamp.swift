@@ -13,15 +13,7 @@ public enum Timestamp {
     /// `2026-08-17T09:32:40.934253Z`) to UTC with 9 fraction digits.
     public static func normalise(_ text: String) -> String? {
         let chars = Array(text.utf8)
-        func number(_ from: Int, _ count: Int) -> Int? {
-            guard from + count <= chars.count else { return nil }
-            var value = 0
-            for c in chars[from..<(from + count)] {
-                guard c >= 48 && c <= 57 else { return nil }
-                value = value * 10 + Int(c - 48)
-            }
-            return value
-        }
+        func number(_ from: Int, _ count: Int) -> Int? { digits(chars, from, count) }
         guard chars.count >= 19, let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
               let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
               chars[4] == 45, chars[7] == 45, chars[10] == 84 || chars[10] == 116 || chars[10] == 32,
@@ -70,9 +62,8 @@ public enum Timestamp {
         var t = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
-        return "\(pad(parts.tm_year + 1900, 4))\(pad(parts.tm_mon + 1, 2))\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2))\(pad(parts.tm_min, 2))\(pad(parts.tm_sec, 2))Z"
+        return "\(pad(Int(parts.tm_year) + 1900, 4))\(pad(Int(parts.tm_mon) + 1, 2))\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2))\(pad(Int(parts.tm_min), 2))\(pad(Int(parts.tm_sec), 2))Z"
     }
 
     /// Parses the basic form `20261204T155300Z`; nil for anything else
@@ -80,14 +71,7 @@ public enum Timestamp {
     static func parseBasic(_ text: Substring) -> Date? {
         let u = Array(text.utf8)
         guard u.count == 16, u[8] == UInt8(ascii: "T"), u[15] == UInt8(ascii: "Z") else { return nil }
-        func number(_ from: Int, _ count: Int) -> Int32? {
-            var value: Int32 = 0
-            for c in u[from..<(from + count)] {
-                guard c >= 48 && c <= 57 else { return nil }
-                value = value * 10 + Int32(c - 48)
-            }
-            return value
-        }
+        func number(_ from: Int, _ count: Int) -> Int32? { digits(u, from, count).map(Int32.init) }
         guard let year = number(0, 4), let month = number(4, 2), let day = number(6, 2),
               let hour = number(9, 2), let minute = number(11, 2), let second = number(13, 2),
               (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
@@ -112,8 +96,24 @@ public enum Timestamp {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
-        func pad(_ v: Int, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
         return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
             + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(nanoseconds, 9))Z"
+    }
+
+    /// The decimal number in `chars[from ..< from + count]`; nil past the end or on a non-digit.
+    private static func digits(_ chars: [UInt8], _ from: Int, _ count: Int) -> Int? {
+        guard from + count <= chars.count else { return nil }
+        var value = 0
+        for c in chars[from..<(from + count)] {
+            guard c >= 48 && c <= 57 else { return nil }
+            value = value * 10 + Int(c - 48)
+        }
+        return value
+    }
+
+    /// `v` in decimal, zero-padded to `width` digits.
+    private static func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
     }
 }
