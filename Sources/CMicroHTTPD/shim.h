@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <string.h>
 #include <microhttpd.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 
 // MHD_start_daemon is variadic (a list of MHD_OPTION_* pairs). The simulator
 // calls these fixed-shape wrappers instead. Later helpers in this file extend
@@ -118,4 +120,23 @@ static inline ssize_t cmhd_content_reader_end_of_stream(void) { return MHD_CONTE
 static inline ssize_t cmhd_content_reader_end_with_error(void) { return MHD_CONTENT_READER_END_WITH_ERROR; }
 /// MHD_SIZE_UNKNOWN (a macro).
 static inline uint64_t cmhd_size_unknown(void) { return MHD_SIZE_UNKNOWN; }
+
+// Linux file calls the simulator's store uses that glibc only declares
+// under _GNU_SOURCE (which Swift's Glibc module does not set): made through
+// syscall(2), which is variadic, hence these fixed-shape wrappers.
+
+/// fallocate(2): allocates [offset, offset + length) of `fd`; -1 and errno on failure.
+static inline int cmhd_fallocate(int fd, int mode, int64_t offset, int64_t length) {
+    return (int)syscall(SYS_fallocate, fd, mode, (off_t)offset, (off_t)length);
+}
+
+/// copy_file_range(2): copies up to `length` bytes from `in` at `*in_offset`
+/// (advanced) to `out` at its file position, in the kernel.
+static inline ssize_t cmhd_copy_file_range(int in, int64_t *in_offset, int out, size_t length) {
+    loff_t offset = (loff_t)*in_offset;
+    ssize_t copied = (ssize_t)syscall(SYS_copy_file_range, in, &offset, out, (loff_t *)0, length, 0u);
+    if (copied > 0) *in_offset = (int64_t)offset;
+    return copied;
+}
+
 #endif

@@ -18,6 +18,9 @@ struct EchoHandler: HTTPHandler {
         case let .file(path, _):
             bodyKind = "file"
             digest = Hex.encode(Digest.sha256((try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()))
+        case .placed:
+            bodyKind = "placed"
+            digest = Hex.encode(Digest.sha256((try? request.body.readAll()) ?? []))
         }
         let text = "\(request.method)|\(request.rawPath)|\(request.rawQuery)|\(request.headers["X-Test"] ?? "")|"
             + "\(bodyKind)|\(request.body.count)|\(digest)"

@@ -99,3 +99,185 @@ final class S3MultipartTests {
         #expect(s3.store.multipartUploads.isEmpty)
     }
 }
+
+/// Parts written into their slots of the upload's assembly file, and
+/// completion without copying them (see `ObjectStore.reserveSlot`).
+@Suite("S3 multipart assembly", .serialized)
+final class S3MultipartAssemblyTests {
+    let s3: S3TestServer
+    init() throws { s3 = try S3TestServer() }
+    deinit { s3.removeAll() }
+
+    private func create(_ key: String, on server: S3TestServer? = nil) throws -> String {
+        let r = try (server ?? s3).request("POST", "/staging/\(key)", query: "uploads")
+        #expect(r.status == 200)
+        return try #require(r.xmlValue("UploadId"))
+    }
+
+    private func part(_ key: String, _ id: String, _ number: Int, _ body: Data, on server: S3TestServer? = nil,
+                      headers: [(String, String)] = [], key apiKey: APIKey = S3TestKeys.full,
+                      payload: S3TestServer.Payload = .signed) throws -> CurlResponse {
+        try (server ?? s3).request("PUT", "/staging/\(key)", query: "partNumber=\(number)&uploadId=\(id)", headers: headers,
+                                   body: body, key: apiKey, payload: payload)
+    }
+
+    private func complete(_ key: String, _ id: String, _ parts: [(Int, Data)], on server: S3TestServer? = nil) throws -> CurlResponse {
+        let xml = "<CompleteMultipartUpload>" + parts.map {
+            "<Part><PartNumber>\($0.0)</PartNumber><ETag>\"\(Hex.encode(Digest.md5($0.1)))\"</ETag></Part>"
+        }.joined() + "</CompleteMultipartUpload>"
+        return try (server ?? s3).request("POST", "/staging/\(key)", query: "uploadId=\(id)", body: Data(xml.utf8))
+    }
+
+    private static func etag(_ parts: [Data]) -> String {
+        Hex.encode(Digest.md5(parts.flatMap { Digest.md5($0) })) + "-\(parts.count)"
+    }
+
+    private func offsets(_ id: String, in store: ObjectStore? = nil) -> [Int64?] {
+        (store ?? s3.store).upload(id)?.parts.map(\.offset) ?? []
+    }
+
+    private func uploadDirectory(_ id: String) -> String { s3.store.directory + "/multipart/" + id }
+
+    /// Checks the object's bytes, ETag, ranges across every part boundary, HEAD, partNumber and listing.
+    private func expectObject(_ key: String, _ parts: [Data], on server: S3TestServer) throws {
+        let whole = parts.reduce(Data(), +)
+        let etag = "\"\(Self.etag(parts))\""
+        let get = try server.request("GET", "/staging/\(key)")
+        #expect(get.status == 200)
+        #expect(get.body == whole)
+        #expect(get.header("ETag") == etag)
+        var boundary = 0
+        for (index, body) in parts.enumerated().dropLast() {
+            boundary += body.count
+            for (start, end) in [(boundary - 100, boundary + 99), (boundary - 1, boundary)] {
+                let range = try server.request("GET", "/staging/\(key)", headers: [("Range", "bytes=\(start)-\(end)")])
+                #expect(range.status == 206)
+                #expect(range.body == whole[start...end])
+                #expect(range.header("Content-Range") == "bytes \(start)-\(end)/\(whole.count)")
+            }
+            let number = try server.request("GET", "/staging/\(key)", query: "partNumber=\(index + 2)")
+            #expect(number.body == parts[index + 1])
+        }
+        let across = try server.request("GET", "/staging/\(key)", headers: [("Range", "bytes=7-\(whole.count - 8)")])
+        #expect(across.body == whole[7...(whole.count - 8)])
+        let suffix = try server.request("GET", "/staging/\(key)", headers: [("Range", "bytes=-1000")])
+        #expect(suffix.body == whole.suffix(1000))
+        let head = try server.request("HEAD", "/staging/\(key)")
+        #expect(head.header("Content-Length") == String(whole.count))
+        #expect(head.header("ETag") == etag)
+        let listed = try server.request("GET", "/staging", query: "list-type=2&prefix=\(key)")
+        #expect(listed.xmlValues("Key") == [key])
+        #expect(listed.xmlValues("Size") == [String(whole.count)])
+        #expect(listed.text.contains(Self.etag(parts)))
+    }
+
+    @Test("parts land in their slots in any order; completion renames the assembly file")
+    func inPlace() throws {
+        let id = try create("slots.qcow2")
+        let parts = [S3TestServer.bytes(5 << 20, seed: 21), S3TestServer.bytes(5 << 20, seed: 22),
+                     S3TestServer.bytes(300_000, seed: 23)]
+        // Part 2 arrives first and fixes the slot size; the short last part fits its slot.
+        for number in [2, 3, 1] {
+            let r = try part("slots.qcow2", id, number, parts[number - 1])
+            #expect(r.status == 200)
+            #expect(r.header("ETag") == "\"\(Hex.encode(Digest.md5(parts[number - 1])))\"")
+        }
+        #expect(offsets(id) == [0, 5 << 20, 10 << 20])
+        let files = try FileManager.default.contentsOfDirectory(atPath: uploadDirectory(id))
+        #expect(files.filter { !$0.hasSuffix(".json") } == [ObjectStore.assemblyFile])
+        let done = try complete("slots.qcow2", id, [(1, parts[0]), (2, parts[1]), (3, parts[2])])
+        #expect(done.status == 200)
+        #expect(done.text.contains(Self.etag(parts)))
+        #expect(!FileManager.default.fileExists(atPath: uploadDirectory(id)))
+        try expectObject("slots.qcow2", parts, on: s3)
+    }
+
+    @Test("parts that do not fill their slots are copied: bytes and ETag as uploaded")
+    func uneven() throws {
+        let id = try create("uneven")
+        let parts = [S3TestServer.bytes(6 << 20, seed: 31), S3TestServer.bytes(5 << 20, seed: 32),
+                     S3TestServer.bytes(1234, seed: 33)]
+        // The short part first: no slot size yet, so it gets a file of its own;
+        // part 1 then fixes 6 MiB slots and part 2 (5 MiB) leaves a gap in its slot.
+        for number in [3, 1, 2] { #expect(try part("uneven", id, number, parts[number - 1]).status == 200) }
+        #expect(offsets(id) == [0, 6 << 20, nil])
+        let done = try complete("uneven", id, [(1, parts[0]), (2, parts[1]), (3, parts[2])])
+        #expect(done.status == 200)
+        try expectObject("uneven", parts, on: s3)
+        #expect(s3.store.multipartUploads.isEmpty)
+    }
+
+    @Test("completing fewer parts than uploaded ends the object at the last part listed")
+    func subset() throws {
+        let id = try create("subset")
+        let parts = (1...3).map { S3TestServer.bytes(5 << 20, seed: UInt64(40 + $0)) }
+        for (index, body) in parts.enumerated() { #expect(try part("subset", id, index + 1, body).status == 200) }
+        let done = try complete("subset", id, [(1, parts[0]), (2, parts[1])])
+        #expect(done.status == 200)
+        try expectObject("subset", Array(parts.prefix(2)), on: s3)
+    }
+
+    @Test("a refused replacement leaves the accepted part intact; an accepted one replaces it")
+    func replacement() throws {
+        let original = S3TestServer.bytes(5 << 20, seed: 51)
+        let replacement = S3TestServer.bytes(5 << 20, seed: 52)
+        let last = S3TestServer.bytes(4096, seed: 53)
+
+        let kept = try create("kept")
+        #expect(try part("kept", kept, 1, original).status == 200)
+        #expect(try part("kept", kept, 2, last).status == 200)
+        let badMD5 = try part("kept", kept, 1, replacement, headers: [("Content-MD5", S3TestServer.contentMD5(last))])
+        #expect(badMD5.errorCode == "BadDigest")
+        let badHash = try part("kept", kept, 1, replacement, payload: .claimed(Hex.encode(Digest.sha256(last))))
+        #expect(badHash.errorCode == "XAmzContentSHA256Mismatch")
+        #expect(try complete("kept", kept, [(1, original), (2, last)]).status == 200)
+        try expectObject("kept", [original, last], on: s3)
+
+        let replaced = try create("replaced")
+        #expect(try part("replaced", replaced, 1, original).status == 200)
+        #expect(try part("replaced", replaced, 2, last).status == 200)
+        #expect(try part("replaced", replaced, 1, replacement).status == 200)
+        // The replacement cannot overwrite the accepted slot: it has a file of its own.
+        #expect(offsets(replaced) == [nil, 5 << 20])
+        #expect(try complete("replaced", replaced, [(1, original), (2, last)]).errorCode == "InvalidPart")
+        #expect(try complete("replaced", replaced, [(1, replacement), (2, last)]).status == 200)
+        try expectObject("replaced", [replacement, last], on: s3)
+    }
+
+    @Test("a refused or fault-injected part frees its slot; abort drops the assembly file")
+    func refusedAndAborted() throws {
+        let id = try create("refused")
+        let body = S3TestServer.bytes(5 << 20, seed: 61)
+        s3.faults.install(FaultRule(service: "s3", method: "PUT", pathContains: "/refused", action: .rateLimit, count: 1))
+        #expect(try part("refused", id, 1, body).errorCode == "SlowDown")
+        let denied = try part("refused", id, 1, body, key: S3TestKeys.readOnly)
+        #expect(denied.errorCode == "AccessDenied")
+        #expect(offsets(id) == [])
+        #expect(try part("refused", id, 1, body).status == 200)
+        #expect(offsets(id) == [0])
+        #expect(FileManager.default.fileExists(atPath: uploadDirectory(id) + "/" + ObjectStore.assemblyFile))
+        #expect(try s3.request("DELETE", "/staging/refused", query: "uploadId=\(id)").status == 204)
+        #expect(!FileManager.default.fileExists(atPath: uploadDirectory(id)))
+        #expect(try part("refused", id, 2, body).errorCode == "NoSuchUpload")
+    }
+
+    @Test("slots and the slot size survive a restart; so does the completed object")
+    func restart() throws {
+        let id = try create("persist.qcow2")
+        let parts = [S3TestServer.bytes(5 << 20, seed: 71), S3TestServer.bytes(5 << 20, seed: 72),
+                     S3TestServer.bytes(777_777, seed: 73)]
+        #expect(try part("persist.qcow2", id, 1, parts[0]).status == 200)
+        #expect(try part("persist.qcow2", id, 2, parts[1]).status == 200)
+        s3.stop()
+        let second = try S3TestServer(directory: s3.directory)
+        #expect(offsets(id, in: second.store) == [0, 5 << 20])
+        // The slot size came back with the upload: the last part still lands in its slot.
+        #expect(try part("persist.qcow2", id, 3, parts[2], on: second).status == 200)
+        #expect(offsets(id, in: second.store) == [0, 5 << 20, 10 << 20])
+        #expect(try complete("persist.qcow2", id, [(1, parts[0]), (2, parts[1]), (3, parts[2])], on: second).status == 200)
+        second.stop()
+        let third = try S3TestServer(directory: s3.directory)
+        defer { third.stop() }
+        try expectObject("persist.qcow2", parts, on: third)
+    }
+}

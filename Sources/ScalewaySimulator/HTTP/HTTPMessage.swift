@@ -28,11 +28,14 @@ public struct HTTPHeaders: Sendable, Sequence {
 ///
 /// Small bodies (API JSON) arrive in memory; large uploads are streamed by
 /// the server to a file in the state directory, which the handler may move
-/// into place (the server deletes it after the handler returns otherwise).
+/// into place (the server deletes it after the handler returns otherwise),
+/// or written where the handler's ``HTTPBodyPlacing`` asked.
 public enum HTTPRequestBody: Sendable {
     case none
     case bytes([UInt8])
     case file(path: String, size: Int64)
+    /// `size` bytes written at the placement's offset of its file.
+    case placed(HTTPBodyPlacement, size: Int64)
 
     /// The body's length in bytes.
     public var count: Int64 {
@@ -40,6 +43,7 @@ public enum HTTPRequestBody: Sendable {
         case .none: 0
         case let .bytes(b): Int64(b.count)
         case let .file(_, size): size
+        case let .placed(_, size): size
         }
     }
 
@@ -49,6 +53,11 @@ public enum HTTPRequestBody: Sendable {
         case .none: return []
         case let .bytes(b): return b
         case let .file(path, _): return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        case let .placed(placement, size):
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: placement.path))
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(placement.offset))
+            return Array(try handle.read(upToCount: Int(size)) ?? Data())
         }
     }
 }

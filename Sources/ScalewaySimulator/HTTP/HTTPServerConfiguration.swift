@@ -26,7 +26,7 @@ public struct HTTPServerConfiguration: Sendable {
 
     public init(service: String, port: UInt16 = 0, uploadDirectory: String, tls: TLSMaterial? = nil,
                 pollingThreads: Int = 2, handlerThreads: Int = 16, inMemoryBodyLimit: Int = 1 << 20,
-                connectionTimeout: Int = 300, connectionMemoryLimit: Int = 256 << 10,
+                connectionTimeout: Int = 300, connectionMemoryLimit: Int = 1 << 20,
                 libraryErrorLog: Bool = false) {
         self.service = service
         self.port = port

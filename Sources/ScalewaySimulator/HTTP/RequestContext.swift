@@ -53,11 +53,13 @@ final class RequestContext: @unchecked Sendable {
         return (String(target), "")
     }
 
-    /// Releases what the request still holds (unconsumed upload file).
+    /// Releases what the request still holds (unconsumed upload file, placement).
     func cleanUp() {
         sink?.discard()
         sink = nil
         if let uploadFile { unlink(uploadFile) }
         uploadFile = nil
+        // A placed body the handler did not commit frees its region now.
+        if case let .placed(placement, _) = request?.body { placement.release() }
     }
 }

@@ -85,8 +85,17 @@ final class ServerCore: @unchecked Sendable {
             // SHA-256 only when a signed payload hash will be checked against it.
             let signedHash = context.headers["x-amz-content-sha256"].map { $0.utf8.count == 64 } ?? false
             let hashSHA256 = signedHash || context.headers["x-amz-checksum-sha256"] != nil
+            var placement: HTTPBodyPlacement?
+            // Any announced length: a short last part belongs in its slot too.
+            if let placing = handler as? any HTTPBodyPlacing, let expected, expected > 0 {
+                let (rawPath, rawQuery) = context.rawPathAndQuery
+                let head = HTTPRequest(method: context.method, rawPath: rawPath, rawQuery: rawQuery,
+                                       headers: context.headers, body: .none, remoteAddress: context.remoteAddress)
+                placement = placing.placement(for: head, length: expected)
+            }
             context.sink = RequestBodySink(directory: configuration.uploadDirectory, expectedLength: expected,
-                                           memoryLimit: configuration.inMemoryBodyLimit, hashSHA256: hashSHA256)
+                                           memoryLimit: configuration.inMemoryBodyLimit, hashSHA256: hashSHA256,
+                                           placement: placement)
             context.phase = .receiving
             return .YES
         case .receiving:
@@ -135,6 +144,7 @@ final class ServerCore: @unchecked Sendable {
             case .rateLimit, .status:
                 context.response = faultResponder.faultResponse(for: fault, request: request,
                                                                 requestID: Self.makeRequestID())
+                if case let .placed(placement, _) = request.body { placement.release() }
                 context.phase = .ready
                 return queue(context, connection: connection)
             default:
@@ -168,6 +178,9 @@ final class ServerCore: @unchecked Sendable {
             let response: HTTPResponse
             if let request = context.request {
                 response = handler.handle(request)
+                // The handler committed a placed body or refused it: either
+                // way its region is free for the next request from now on.
+                if case let .placed(placement, _) = request.body { placement.release() }
             } else {
                 response = HTTPResponse(status: 500)
             }

@@ -1,3 +1,4 @@
+import CMicroHTTPD
 import Crypto
 import Foundation
 
@@ -18,14 +19,17 @@ enum FileDigest {
             return Result(md5: Digest.md5(bytes), sha256: wantSHA256 ? Digest.sha256(bytes) : nil)
         case let .file(path, _):
             return try digest(file: path, sha256: wantSHA256)
+        case let .placed(placement, size):
+            return try digest(file: placement.path, offset: placement.offset, length: size, sha256: wantSHA256)
         }
     }
 
     /// Hashes the file at `path`; with `partSize`, also returns each part's MD5.
-    static func digest(file path: String, sha256 wantSHA256: Bool) throws -> Result {
+    static func digest(file path: String, offset: Int64 = 0, length: Int64? = nil,
+                       sha256 wantSHA256: Bool) throws -> Result {
         let md5 = Digest(.md5)
         let sha = wantSHA256 ? Digest(.sha256) : nil
-        try forEachChunk(of: path) { chunk in
+        try forEachChunk(of: path, offset: offset, length: length) { chunk in
             md5.update(chunk)
             sha?.update(chunk)
         }
@@ -61,20 +65,26 @@ enum FileDigest {
         Hex.encode(Digest.md5(partMD5s.flatMap { $0 })) + "-\(partMD5s.count)"
     }
 
-    private static func forEachChunk(of path: String, _ body: (UnsafeRawBufferPointer) -> Void) throws {
+    /// Reads `length` bytes from `offset` (default: to the end) in 4 MiB chunks.
+    private static func forEachChunk(of path: String, offset: Int64 = 0, length: Int64? = nil,
+                                     _ body: (UnsafeRawBufferPointer) -> Void) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { close(fd) }
         let size = 4 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
         defer { buffer.deallocate() }
-        while true {
-            let got = read(fd, buffer.baseAddress, size)
+        var position = off_t(offset)
+        var remaining = length ?? Int64.max
+        while remaining > 0 {
+            let got = pread(fd, buffer.baseAddress, Int(min(Int64(size), remaining)), position)
             if got < 0 {
                 if errno == EINTR { continue }
                 throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
             }
             if got == 0 { return }
+            position += off_t(got)
+            remaining -= Int64(got)
             body(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
         }
     }
@@ -98,36 +108,68 @@ enum FileMover {
         try append(source, to: output)
     }
 
-    /// Appends the whole of `source` to the open descriptor `output`
-    /// (sendfile: the kernel copies, no user-space buffer).
-    static func append(_ source: String, to output: Int32) throws {
+    /// Appends `length` bytes of `source` from `offset` (default: all of it)
+    /// to the open descriptor `output`. The kernel copies (copy_file_range:
+    /// a reflink on file systems that share extents; sendfile where the file
+    /// systems differ), no user-space pass.
+    static func append(_ source: String, offset: Int64 = 0, length: Int64? = nil, to output: Int32) throws {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         defer { close(input) }
-        while true {
-            let copied = sendfile(output, input, nil, 1 << 30)
-            if copied > 0 { continue }
-            if copied == 0 { return }
+        var remaining: Int64
+        if let length {
+            remaining = length
+        } else {
+            var attributes = stat()
+            guard fstat(input, &attributes) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            remaining = Int64(attributes.st_size) - offset
+        }
+        var position = offset
+        var inKernel = true
+        while remaining > 0 {
+            let chunk = Int(min(remaining, 1 << 30))
+            let copied: Int
+            if inKernel {
+                copied = cmhd_copy_file_range(input, &position, output, chunk)
+            } else {
+                var sent = off_t(position)
+                copied = sendfile(output, input, &sent, chunk)
+                position = Int64(sent)
+            }
+            if copied > 0 {
+                remaining -= Int64(copied)
+                continue
+            }
+            // The source ended before `length`: the part or object lost bytes.
+            if copied == 0 { throw POSIXError(.EIO) }
             if errno == EINTR { continue }
-            if errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP {
-                try appendByReading(input, to: output)
+            if inKernel && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) {
+                inKernel = false
+                continue
+            }
+            if errno == EINVAL || errno == ENOSYS {
+                try appendByReading(input, from: off_t(position), remaining, to: output)
                 return
             }
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
     }
 
-    private static func appendByReading(_ input: Int32, to output: Int32) throws {
+    private static func appendByReading(_ input: Int32, from start: off_t, _ count: Int64, to output: Int32) throws {
         let size = 4 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
         defer { buffer.deallocate() }
-        while true {
-            let got = read(input, buffer.baseAddress, size)
+        var position = start
+        var remaining = count
+        while remaining > 0 {
+            let got = pread(input, buffer.baseAddress, Int(min(Int64(size), remaining)), position)
             if got < 0 {
                 if errno == EINTR { continue }
                 throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
             }
-            if got == 0 { return }
+            if got == 0 { throw POSIXError(.EIO) }
+            position += off_t(got)
+            remaining -= Int64(got)
             var written = 0
             while written < got {
                 let n = write(output, buffer.baseAddress! + written, got - written)

@@ -27,6 +27,9 @@ struct MultipartRecord: Codable, Sendable {
     var contentType: String
     var metadata: [String: String]
     var initiated: Date
+    /// The stride of the parts' slots in the upload's assembly file, fixed by
+    /// the first part of at least 5 MiB placed there (`nil` until then).
+    var slotSize: Int64? = nil
 }
 
 /// One uploaded part (`multipart/<id>/part-<n>.json`).
@@ -36,7 +39,11 @@ struct PartRecord: Codable, Sendable {
     /// Unquoted MD5 hex.
     var etag: String
     var lastModified: Date
+    /// The part's own file in the upload directory, or ``ObjectStore/assemblyFile``
+    /// when the part sits in its slot of the assembly file (at `offset`).
     var dataFile: String
+    /// Where the part starts in the assembly file; `nil` for a part in a file of its own.
+    var offset: Int64? = nil
 }
 
 /// A multipart upload in progress, as listed by `GET /_sim/state`.

@@ -11,7 +11,10 @@ import Synchronization
 /// - `objects/<bucket>/meta/<sha256(key)>.json` and `objects/<bucket>/data/<uuid>`:
 ///   one metadata file and one data file per object (a new data file per
 ///   write, so readers holding the old one keep consistent bytes);
-/// - `multipart/<uploadId>/`: the upload's description and its parts.
+/// - `multipart/<uploadId>/`: the upload's description and its parts: each
+///   part in its slot of the `assembly` file (slot n at (n-1) x the upload's
+///   slot size, so completing parts 1...N of equal size is a rename), or, when
+///   it does not fit that layout, in a file of its own.
 ///
 /// Thread-safe: the index lives behind a lock; hashing and copying happen
 /// outside it.
@@ -19,8 +22,22 @@ public final class ObjectStore: ObjectStorage {
     private struct State {
         var buckets: [String: BucketInfo] = [:]
         var objects: [String: [String: ObjectRecord]] = [:]
-        var uploads: [String: (record: MultipartRecord, parts: [Int: PartRecord])] = [:]
+        var uploads: [String: Upload] = [:]
+        /// Tells reservations apart (a late release must not end a newer one).
+        var nextReservation = 0
     }
+
+    private struct Upload {
+        var record: MultipartRecord
+        var parts: [Int: PartRecord] = [:]
+        /// Part number -> reservation of its slot by a body being written.
+        var reserved: [Int: Int] = [:]
+    }
+
+    /// The name of each upload's assembly file (``PartRecord/dataFile`` of in-slot parts).
+    static let assemblyFile = "assembly"
+    /// Slots end below this offset (ext4 files stop at 16 TiB).
+    static let maxAssemblySize: Int64 = 8 << 40
 
     /// The root directory.
     public let directory: String
@@ -47,6 +64,7 @@ public final class ObjectStore: ObjectStorage {
         bucketDirectory(bucket) + "/meta/" + Hex.encode(Digest.sha256(Array(key.utf8))) + ".json"
     }
     private func uploadDirectory(_ id: String) -> String { directory + "/multipart/" + id }
+    private func assemblyPath(_ id: String) -> String { uploadDirectory(id) + "/" + Self.assemblyFile }
 
     // MARK: Buckets
 
@@ -241,7 +259,7 @@ public final class ObjectStore: ObjectStorage {
                                      metadata: metadata, initiated: Self.now())
         try FileManager.default.createDirectory(atPath: uploadDirectory(id), withIntermediateDirectories: true)
         try write(record, to: uploadDirectory(id) + "/upload.json")
-        state.withLock { $0.uploads[id] = (record, [:]) }
+        state.withLock { $0.uploads[id] = Upload(record: record) }
         return record
     }
 
@@ -275,34 +293,142 @@ public final class ObjectStore: ObjectStorage {
             state.uploads[id]?.parts[number] = part
             return previous
         }
-        if let replaced { unlink(uploadDirectory(id) + "/" + replaced.dataFile) }
+        if let replaced, replaced.offset == nil { unlink(uploadDirectory(id) + "/" + replaced.dataFile) }
         return part
     }
 
-    /// Concatenates `parts` into the object and ends the upload.
+    /// Reserves the slot of part `number` of upload `id` for a body of
+    /// `length` bytes about to arrive (see ``HTTPBodyPlacement``); `nil`
+    /// sends the body to a file of its own.
+    ///
+    /// The first part of at least `minimumSlot` bytes fixes the slot size;
+    /// a part fits when it is no larger (the last part is usually smaller).
+    /// A slot holding an accepted part is never reserved again: its
+    /// replacement goes to its own file, so a refused replacement (bad
+    /// Content-MD5, wrong signature) leaves the accepted bytes intact.
+    func reserveSlot(uploadID id: String, number: Int, length: Int64, minimumSlot: Int64) -> HTTPBodyPlacement? {
+        guard length > 0, number >= 1 else { return nil }
+        let reservation: (offset: Int64, token: Int)? = state.withLock { state in
+            guard var upload = state.uploads[id], upload.reserved[number] == nil,
+                  upload.parts[number]?.offset == nil else { return nil }
+            let slotSize: Int64
+            if let fixed = upload.record.slotSize {
+                slotSize = fixed
+            } else {
+                guard length >= minimumSlot else { return nil }
+                // Created here, under the lock, while the upload surely exists: the
+                // server opens it without O_CREAT, so a body arriving after an abort
+                // cannot recreate it in a directory being removed.
+                let fd = open(assemblyPath(id), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { return nil }
+                close(fd)
+                slotSize = length
+                upload.record.slotSize = slotSize
+                guard (try? write(upload.record, to: uploadDirectory(id) + "/upload.json")) != nil else { return nil }
+            }
+            let offset = Int64(number - 1) * slotSize
+            guard length <= slotSize, offset + length <= Self.maxAssemblySize else { return nil }
+            state.nextReservation += 1
+            upload.reserved[number] = state.nextReservation
+            state.uploads[id] = upload
+            return (offset, state.nextReservation)
+        }
+        guard let reservation else { return nil }
+        return HTTPBodyPlacement(path: assemblyPath(id), offset: reservation.offset, length: length) { [self] in
+            self.state.withLock { state in
+                if state.uploads[id]?.reserved[number] == reservation.token { state.uploads[id]?.reserved[number] = nil }
+            }
+        }
+    }
+
+    /// Accepts a part written into its slot under `placement` (from
+    /// ``reserveSlot(uploadID:number:length:minimumSlot:)``); `nil` when
+    /// `placement` is not that slot's live reservation (then store the bytes
+    /// as a file of their own).
+    func putPart(uploadID id: String, number: Int, placed placement: HTTPBodyPlacement, size: Int64,
+                 md5: String) throws -> PartRecord? {
+        guard placement.path == assemblyPath(id) else { return nil }
+        let part = PartRecord(number: number, size: size, etag: md5, lastModified: Self.now(),
+                              dataFile: Self.assemblyFile, offset: placement.offset)
+        let outcome: (accepted: Bool, replaced: PartRecord?) = try state.withLock { state in
+            guard let upload = state.uploads[id] else { throw S3Error.noSuchUpload(id) }
+            guard upload.reserved[number] != nil, let slotSize = upload.record.slotSize,
+                  placement.offset == Int64(number - 1) * slotSize else { return (false, nil) }
+            try write(part, to: uploadDirectory(id) + "/part-\(number).json")
+            let previous = upload.parts[number]
+            state.uploads[id]?.parts[number] = part
+            state.uploads[id]?.reserved[number] = nil
+            return (true, previous)
+        }
+        guard outcome.accepted else { return nil }
+        if let replaced = outcome.replaced, replaced.offset == nil { unlink(uploadDirectory(id) + "/" + replaced.dataFile) }
+        return part
+    }
+
+    /// Makes `parts` the object and ends the upload.
+    ///
+    /// When the parts are 1...N, each in its slot and all but the last one
+    /// slot long, the assembly file already holds the object: it is cut to
+    /// size and renamed into place (no byte copied, whatever the size).
+    /// Otherwise the parts are copied into a new file in the kernel
+    /// (copy_file_range, reflinks where the file system has them).
     func completeUpload(_ id: String, parts: [PartRecord]) throws -> ObjectRecord {
         guard let (record, _) = upload(id) else { throw S3Error.noSuchUpload(id) }
-        let assembled = temporaryFile()
-        let output = open(assembled, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        do {
-            for part in parts { try FileMover.append(uploadDirectory(id) + "/" + part.dataFile, to: output) }
-            close(output)
-        } catch {
-            close(output)
-            unlink(assembled)
-            throw error
-        }
         let etag = FileDigest.multipartETag(parts.map { Hex.decode($0.etag) ?? [] })
-        // The upload must still exist (not aborted or completed meanwhile).
-        let stillThere = state.withLock { $0.uploads.removeValue(forKey: id) != nil }
-        guard stillThere else {
-            unlink(assembled)
-            throw S3Error.noSuchUpload(id)
+        let total = parts.reduce(Int64(0)) { $0 + $1.size }
+        let assembly = assemblyPath(id)
+        // In place: decided and the upload taken out under the lock, so no
+        // part can be replaced or placed into the file after the check.
+        let inPlace: Bool = try state.withLock { state in
+            guard let upload = state.uploads[id] else { throw S3Error.noSuchUpload(id) }
+            guard upload.reserved.isEmpty, let slotSize = upload.record.slotSize,
+                  Self.fillsSlots(parts, slotSize: slotSize, current: upload.parts) else { return false }
+            state.uploads[id] = nil
+            return true
+        }
+        let assembled: String
+        if inPlace {
+            guard truncate(assembly, off_t(total)) == 0 else {
+                try? FileManager.default.removeItem(atPath: uploadDirectory(id))
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+            assembled = assembly
+        } else {
+            assembled = temporaryFile()
+            let output = open(assembled, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard output >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            do {
+                for part in parts {
+                    try FileMover.append(uploadDirectory(id) + "/" + part.dataFile, offset: part.offset ?? 0,
+                                         length: part.size, to: output)
+                }
+                close(output)
+            } catch {
+                close(output)
+                unlink(assembled)
+                throw error
+            }
+            // The upload must still exist (not aborted or completed meanwhile).
+            let stillThere = state.withLock { $0.uploads.removeValue(forKey: id) != nil }
+            guard stillThere else {
+                unlink(assembled)
+                throw S3Error.noSuchUpload(id)
+            }
         }
         defer { try? FileManager.default.removeItem(atPath: uploadDirectory(id)) }
         return try install(bucket: record.bucket, key: record.key, from: assembled, etag: etag,
                            contentType: record.contentType, metadata: record.metadata, partSizes: parts.map(\.size))
+    }
+
+    /// Whether `parts` are 1...N, each still the accepted part in its slot,
+    /// all but the last one exactly `slotSize` long.
+    private static func fillsSlots(_ parts: [PartRecord], slotSize: Int64, current: [Int: PartRecord]) -> Bool {
+        for (index, part) in parts.enumerated() {
+            guard part.number == index + 1, part.offset == Int64(index) * slotSize,
+                  let accepted = current[part.number], accepted.offset == part.offset, accepted.etag == part.etag,
+                  accepted.size == part.size, index == parts.count - 1 || part.size == slotSize else { return false }
+        }
+        return !parts.isEmpty
     }
 
     /// Drops upload `id` and its parts.
@@ -372,7 +498,7 @@ public final class ObjectStore: ObjectStorage {
                     parts[part.number] = part
                 }
             }
-            loaded.uploads[id] = (record, parts)
+            loaded.uploads[id] = Upload(record: record, parts: parts)
         }
         // Leftovers of interrupted writes.
         for file in (try? fm.contentsOfDirectory(atPath: temporaryDirectory)) ?? [] {

@@ -79,6 +79,15 @@ final class S3RequestContext {
         switch request.body {
         case let .file(path, _):
             return path
+        case let .placed(placement, size):
+            // Placed bodies are committed in their slot (UploadPart); any
+            // other use gets a copy of its own.
+            let path = store.temporaryFile()
+            let output = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard output >= 0 else { throw S3Error.internalError("cannot create \(path)") }
+            defer { close(output) }
+            try FileMover.append(placement.path, offset: placement.offset, length: size, to: output)
+            return path
         case let .bytes(bytes):
             let path = store.temporaryFile()
             try Data(bytes).write(to: URL(fileURLWithPath: path))

@@ -1,7 +1,19 @@
 import Crypto
 import Foundation
 
-extension S3Service {
+extension S3Service: HTTPBodyPlacing {
+    /// UploadPart bodies go straight into their slot of the upload's
+    /// assembly file (see ``ObjectStore/reserveSlot(uploadID:number:length:minimumSlot:)``),
+    /// so CompleteMultipartUpload renames instead of copying. Decided from
+    /// the request head alone: an unauthorised or refused body only ever
+    /// fills a free slot, which is released when the request ends.
+    public func placement(for head: HTTPRequest, length: Int64) -> HTTPBodyPlacement? {
+        guard head.method == "PUT", head.headers["x-amz-copy-source"] == nil, length <= Self.maxPartSize,
+              let uploadID = head.query("uploadId"), let number = Int(head.query("partNumber") ?? ""),
+              (1...Self.maxParts).contains(number) else { return nil }
+        return store.reserveSlot(uploadID: uploadID, number: number, length: length, minimumSlot: Self.minPartSize)
+    }
+
     func createUpload(_ context: S3RequestContext, _ bucket: String, _ key: String) throws -> HTTPResponse {
         _ = try authorize(context, bucket: bucket, permission: "ObjectStorageObjectsWrite")
         try checkStorageClass(context.request)
@@ -34,8 +46,12 @@ extension S3Service {
         }
         try context.checkContentMD5(required: false)
         let md5 = Hex.encode(try context.checkPayload().md5)
-        let file = try context.bodyFile(in: store)
-        let part = try store.putPart(uploadID: uploadID, number: number, from: file, size: request.body.count, md5: md5)
+        var placed: PartRecord?
+        if case let .placed(placement, size) = request.body {
+            placed = try store.putPart(uploadID: uploadID, number: number, placed: placement, size: size, md5: md5)
+        }
+        let part = try placed ?? store.putPart(uploadID: uploadID, number: number, from: try context.bodyFile(in: store),
+                                                size: request.body.count, md5: md5)
         var headers = HTTPHeaders()
         headers.set("ETag", "\"\(part.etag)\"")
         return HTTPResponse(status: 200, headers: headers)
