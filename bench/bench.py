@@ -220,6 +220,74 @@ class Refhost:
         return hits[-1] if last else hits[0]
 
 
+class GuestMemory:
+    """Gives every tool the same memory to write its copy into.
+
+    On a VM whose balloon device does free page reporting (virtio-balloon
+    VIRTIO_BALLOON_F_REPORTING, as on this machine), the guest hands freed
+    blocks of >= 2^page_reporting_order pages to the host, which discards
+    them; the next guest write to such a page takes a host fault. Measured
+    here: writing 2 GiB into tmpfs costs 1.4 s of system time on pages the
+    host still backs and 7.5 s on discarded ones, and which pages a tool gets
+    depends on what ran before it (a simulator that deletes its part files
+    at completion frees backed pages just before the GET that follows; one
+    that does not leaves that GET discarded pages: curl then ran at 212-571
+    MB/s instead of 720-890 for the same bytes). So, for the bench's
+    duration, reporting is paused (page_reporting_order above the largest
+    buddy order: no block qualifies) and the free memory touched once, then
+    the original order is put back. Needs root; without it the run goes on
+    and the results say the sink's cost varied.
+    """
+    PARAM = "/sys/module/page_reporting/parameters/page_reporting_order"
+
+    def __init__(self, sink, mode):
+        self.sink, self.mode, self.original = sink, mode, None
+
+    def prepare(self):
+        if not os.path.exists(self.PARAM):
+            return "no free page reporting"
+        if self.mode == "leave":
+            return "free page reporting left on (--guest-memory leave): sink costs vary with what ran before"
+        try:
+            with open("/proc/buddyinfo") as f:
+                orders = max(len(l.split()) - 4 for l in f if l.strip())
+            self.original = open(self.PARAM).read().strip()
+            with open(self.PARAM, "w") as f:
+                f.write(str(orders))
+        except OSError as e:
+            self.original = None
+            log(f"cannot pause free page reporting ({e}); sink costs will vary with the guest's memory state")
+            return f"free page reporting on (could not pause it: {e.strerror}): sink costs vary"
+        touched = self.touch()
+        return f"free page reporting paused, {touched / GiB:.1f} GiB of free memory touched first"
+
+    def touch(self):
+        """Writes the available memory but 2 GiB into a tmpfs file, then deletes it."""
+        avail = next(int(l.split()[1]) * 1024 for l in open("/proc/meminfo") if l.startswith("MemAvailable:"))
+        target = max(0, avail - 2 * GiB)
+        block = b"\0" * (64 << 20)
+        path = os.path.join(self.sink, "plakar-bench-touch")
+        done = 0
+        log(f"touching {target / GiB:.1f} GiB of free memory (once per run)")
+        try:
+            with open(path, "wb") as f:
+                while done < target:
+                    f.write(block)
+                    done += len(block)
+        except OSError as e:
+            log(f"memory touch stopped at {done / GiB:.1f} GiB: {e}")
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
+        return done
+
+    def restore(self):
+        if self.original is not None:
+            with open(self.PARAM, "w") as f:
+                f.write(self.original)
+            self.original = None
+
+
 class Bench:
     def __init__(self, a):
         self.a = a
@@ -599,7 +667,7 @@ class Bench:
         R = self.results
         S = R["sections"]
         L = [f"# plakar-scaleway benchmark", "",
-             f"{R['date']} · commit {R.get('commit', '?')} · nproc {R['nproc']} · {R.get('cpu', '?')} · sink: {R['sink']} for every tool · "
+             f"{R['date']} · commit {R.get('commit', '?')} · nproc {R['nproc']} · {R.get('cpu', '?')} · sink: {R['sink']} for every tool ({R.get('guest_memory', '?')}) · "
              f"{'HTTPS' if R['tls'] else 'plain HTTP'} to scw-sim on 127.0.0.1", ""]
         if "data_paths" in S:
             d = S["data_paths"]
@@ -706,6 +774,8 @@ def main():
     ap.add_argument("--only", default="data,protocol,scaling,orchestration")
     ap.add_argument("--tls", action="store_true", help="HTTPS endpoints (default plain HTTP)")
     ap.add_argument("--sink", default="/dev/shm", help="tmpfs directory every tool writes into")
+    ap.add_argument("--guest-memory", choices=("pause-reporting", "leave"), default="pause-reporting",
+                    help="on a VM with free page reporting: pause it for the run and touch free memory first (default; needs root)")
     ap.add_argument("--work", default=None, help="work directory for simulator state and logs")
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     a = ap.parse_args()
@@ -714,7 +784,10 @@ def main():
     log(f"work directory {a.work}; sink {a.sink}")
     b = Bench(a)
     sections = a.only.split(",")
+    memory = GuestMemory(a.sink, a.guest_memory)
     try:
+        b.results["guest_memory"] = memory.prepare()
+        log(f"guest memory: {b.results['guest_memory']}")
         for name, fn in (("protocol", b.protocol), ("data", b.data_paths), ("orchestration", b.orchestration),
                          ("scaling", b.scaling)):
             if name in sections:
@@ -725,6 +798,7 @@ def main():
                     b.results["sections"].setdefault("errors", {})[name] = str(e)
                 save(a, b)  # after each section, so a cut-short run still leaves its figures
     finally:
+        memory.restore()
         shutil.rmtree(b.sink_root, ignore_errors=True)
     md = save(a, b)
     print(md)
