@@ -183,6 +183,8 @@ public enum Base64 {
     /// Encodes `bytes` to base64 characters.
     public static func encode(_ bytes: [UInt8]) -> [UInt8] {
         let count = encodedCount(bytes.count)
+        // Not with capacity 0 (see `decode(_:)`).
+        guard count > 0 else { return [] }
         return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             bytes.withUnsafeBytes { input in
                 initialized = encode(input, into: UnsafeMutableRawPointer(buffer.baseAddress!))
@@ -225,6 +227,10 @@ public enum Base64 {
     /// - Throws: ``DecodingError`` naming the offending character or rule.
     public static func decode(_ input: UnsafeRawBufferPointer) throws(DecodingError) -> [UInt8] {
         let outCount = try decodedCount(of: input)
+        // `unsafeUninitializedCapacity: 0` would store the count into the
+        // shared empty-array singleton (a write ThreadSanitizer reports as a
+        // race between threads doing it at once); nothing to decode anyway.
+        guard outCount > 0 else { return [] }
         var failure: DecodingError? = nil
         let result = [UInt8](unsafeUninitializedCapacity: outCount) { buffer, initialized in
             do throws(DecodingError) {
