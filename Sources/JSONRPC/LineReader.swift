@@ -9,6 +9,13 @@ import Foundation
 ///   not kept: the reader discards bytes up to its newline and reports
 ///   ``Event/oversized(byteCount:head:)``, then goes on with the next line.
 /// - A last line without a newline before end of file is still delivered.
+///
+/// Lines normally go through a chunk buffer (one `read(2)` serves several
+/// short lines). Once a line of 64 KiB or more has been read, a next line
+/// that does not end in the chunk it starts in is read straight into an
+/// array of its own sized like the last one: the data path's 1.4 MB `write`
+/// lines (and, in a host, `read` answers) are then copied once, from the
+/// pipe into the line, instead of twice.
 public final class LineReader: @unchecked Sendable {
     // Invariant: all state is confined to the reader thread after `start`.
 
@@ -44,6 +51,10 @@ public final class LineReader: @unchecked Sendable {
         thread.start()
     }
 
+    /// Lines at least this long (the previous line's size) are read
+    /// straight into their own storage (see ``readRestOfLine(into:chunk:)``).
+    static let directReadThreshold = 64 << 10
+
     /// Reads until end of file on the calling thread.
     public func run(_ handler: (Event) -> Void) {
         enlargePipe(fd)
@@ -55,6 +66,9 @@ public final class LineReader: @unchecked Sendable {
         var discardedHead: [UInt8] = []
         let headLimit = 64 << 10
         var lastLineSize = 0
+        // Bytes at the start of `chunk` read with the end of a line and not
+        // processed yet (the start of the next line).
+        var carried = 0
 
         func deliver(_ line: inout [UInt8]) {
             if let last = line.last, last == UInt8(ascii: "\r") { line.removeLast() }
@@ -66,7 +80,13 @@ public final class LineReader: @unchecked Sendable {
         }
 
         while true {
-            let n = Foundation.read(fd, chunk.baseAddress!, chunkSize)
+            let n: Int
+            if carried > 0 {
+                n = carried
+                carried = 0
+            } else {
+                n = Foundation.read(fd, chunk.baseAddress!, chunkSize)
+            }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 handler(.failed(errno: errno))
@@ -99,10 +119,25 @@ public final class LineReader: @unchecked Sendable {
                         discardedHead.append(contentsOf: segment.prefix(headLimit - discardedHead.count))
                     }
                     pending = []
-                } else {
-                    if pending.isEmpty && lastLineSize > chunkSize && found == nil {
-                        pending.reserveCapacity(min(lastLineSize, maxLineLength + 1))
+                } else if found == nil && pending.isEmpty && lastLineSize >= Self.directReadThreshold {
+                    // A long line like the last one has begun (`write` and
+                    // `read` lines of ~1.4 MB): read its rest into its own
+                    // array rather than into `chunk` and then appending, one
+                    // copy of every byte less.
+                    let outcome = readRestOfLine(startingWith: segment, expected: lastLineSize, chunk: chunk)
+                    switch outcome {
+                    case .ended(var line, let carry):
+                        lastLineSize = line.count
+                        carried = carry
+                        deliver(&line)
+                    case .unfinished(let line):
+                        pending = line
+                    case .failed(let code):
+                        handler(.failed(errno: code))
+                        return
                     }
+                    break
+                } else {
                     pending.append(contentsOf: segment)
                 }
                 guard found != nil else { break }
@@ -120,6 +155,58 @@ public final class LineReader: @unchecked Sendable {
                 start = segmentEnd + 1
             }
         }
+    }
+
+    /// How reading a long line into its own storage ended.
+    enum DirectRead {
+        /// The newline was found; `carry` bytes read after it were moved to
+        /// the start of the chunk buffer.
+        case ended([UInt8], carry: Int)
+        /// The line filled the storage without ending (longer than
+        /// expected) or the input ended: the caller goes on appending.
+        case unfinished([UInt8])
+        /// `read(2)` failed with `errno`.
+        case failed(errno: Int32)
+    }
+
+    /// Reads the rest of a line that begins with `head` straight into the
+    /// line's array, sized for `expected` bytes with some slack (never above
+    /// the maximum line length + 1), each `read(2)` at most `chunkSize`
+    /// bytes. Bytes read past the newline (the next line's start) are moved
+    /// to the start of `chunk`.
+    func readRestOfLine(startingWith head: UnsafeRawBufferPointer, expected: Int,
+                        chunk: UnsafeMutableRawBufferPointer) -> DirectRead {
+        let capacity = min(maxLineLength + 1, max(head.count, expected + expected / 8 + 4096))
+        var newline = false
+        var carry = 0
+        var failure: Int32 = 0
+        let line = [UInt8](unsafeUninitializedCapacity: capacity) { storage, initialized in
+            let base = UnsafeMutableRawPointer(storage.baseAddress!)
+            base.copyMemory(from: head.baseAddress!, byteCount: head.count)
+            var filled = head.count
+            while filled < capacity {
+                let got = Foundation.read(fd, base + filled, min(chunkSize, capacity - filled))
+                if got < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    failure = errno
+                    break
+                }
+                if got == 0 { break }
+                if let found = memchr(base + filled, 0x0A, got) {
+                    let end = UnsafeMutableRawPointer(found) - base
+                    carry = filled + got - end - 1
+                    chunk.baseAddress!.copyMemory(from: base + end + 1, byteCount: carry)
+                    filled = end
+                    newline = true
+                    break
+                }
+                filled += got
+            }
+            initialized = filled
+        }
+        if newline { return .ended(line, carry: carry) }
+        if failure != 0 { return .failed(errno: failure) }
+        return .unfinished(line)
     }
 
     private func isBlank(_ line: [UInt8]) -> Bool {
