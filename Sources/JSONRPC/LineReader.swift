@@ -52,7 +52,7 @@ public final class LineReader: @unchecked Sendable {
     }
 
     /// Lines at least this long (the previous line's size) are read
-    /// straight into their own storage (see ``readRestOfLine(into:chunk:)``).
+    /// straight into their own storage (see ``readLine(startingWith:expected:chunk:)``).
     static let directReadThreshold = 64 << 10
 
     /// Reads until end of file on the calling thread.
@@ -79,7 +79,37 @@ public final class LineReader: @unchecked Sendable {
             }
         }
 
+        /// Takes a direct read's outcome; false when the reader is done.
+        func settle(_ outcome: DirectRead) -> Bool {
+            switch outcome {
+            case .ended(var line, let carry):
+                lastLineSize = line.count
+                carried = carry
+                deliver(&line)
+            case .full(let line):
+                pending = line
+            case .endOfInput(var line):
+                if !line.isEmpty { deliver(&line) }
+                handler(.end)
+                return false
+            case .failed(let code):
+                handler(.failed(errno: code))
+                return false
+            }
+            return true
+        }
+
         while true {
+            if carried == 0 && pending.isEmpty && !discarding && lastLineSize >= Self.directReadThreshold {
+                // The last line was long and its read ended with it: read the
+                // next one straight into an array of its own (the data path's
+                // `write` lines, and `read` answers in a host, ~1.4 MB each)
+                // instead of into `chunk` and then appending: one copy of
+                // every byte less.
+                guard settle(readLine(startingWith: UnsafeRawBufferPointer(start: nil, count: 0),
+                                      expected: lastLineSize, chunk: chunk)) else { return }
+                continue
+            }
             let n: Int
             if carried > 0 {
                 n = carried
@@ -120,22 +150,9 @@ public final class LineReader: @unchecked Sendable {
                     }
                     pending = []
                 } else if found == nil && pending.isEmpty && lastLineSize >= Self.directReadThreshold {
-                    // A long line like the last one has begun (`write` and
-                    // `read` lines of ~1.4 MB): read its rest into its own
-                    // array rather than into `chunk` and then appending, one
-                    // copy of every byte less.
-                    let outcome = readRestOfLine(startingWith: segment, expected: lastLineSize, chunk: chunk)
-                    switch outcome {
-                    case .ended(var line, let carry):
-                        lastLineSize = line.count
-                        carried = carry
-                        deliver(&line)
-                    case .unfinished(let line):
-                        pending = line
-                    case .failed(let code):
-                        handler(.failed(errno: code))
-                        return
-                    }
+                    // A long line has begun in the chunk: read its rest into
+                    // its own array (as above), its start copied over.
+                    guard settle(readLine(startingWith: segment, expected: lastLineSize, chunk: chunk)) else { return }
                     break
                 } else {
                     pending.append(contentsOf: segment)
@@ -157,32 +174,39 @@ public final class LineReader: @unchecked Sendable {
         }
     }
 
-    /// How reading a long line into its own storage ended.
+    /// How reading a line into its own storage ended.
     enum DirectRead {
         /// The newline was found; `carry` bytes read after it were moved to
         /// the start of the chunk buffer.
         case ended([UInt8], carry: Int)
-        /// The line filled the storage without ending (longer than
-        /// expected) or the input ended: the caller goes on appending.
-        case unfinished([UInt8])
+        /// The line filled its storage without ending (longer than the last
+        /// one): the caller goes on through the chunk buffer.
+        case full([UInt8])
+        /// The input ended; the bytes of an unterminated last line.
+        case endOfInput([UInt8])
         /// `read(2)` failed with `errno`.
         case failed(errno: Int32)
     }
 
-    /// Reads the rest of a line that begins with `head` straight into the
-    /// line's array, sized for `expected` bytes with some slack (never above
-    /// the maximum line length + 1), each `read(2)` at most `chunkSize`
-    /// bytes. Bytes read past the newline (the next line's start) are moved
-    /// to the start of `chunk`.
-    func readRestOfLine(startingWith head: UnsafeRawBufferPointer, expected: Int,
-                        chunk: UnsafeMutableRawBufferPointer) -> DirectRead {
-        let capacity = min(maxLineLength + 1, max(head.count, expected + expected / 8 + 4096))
+    /// Reads a line that begins with `head` (possibly empty) straight into
+    /// the line's array, sized for `expected` bytes + 4 KiB (never above the
+    /// maximum line length + 1), each `read(2)` at most `chunkSize` bytes.
+    /// Bytes read past the newline (the next line's start) are moved to the
+    /// start of `chunk`.
+    ///
+    /// The slack is small on purpose: the data path's lines differ by a few
+    /// digits, and a few lines wait in the plugin at once (1/8 slack cost
+    /// 1.5-2.5 MiB of peak RSS in a restore). A longer line fills the array
+    /// and goes on through the chunk path, which grows it.
+    func readLine(startingWith head: UnsafeRawBufferPointer, expected: Int,
+                  chunk: UnsafeMutableRawBufferPointer) -> DirectRead {
+        let capacity = min(maxLineLength + 1, max(head.count, expected + 4096))
         var newline = false
         var carry = 0
         var failure: Int32 = 0
         let line = [UInt8](unsafeUninitializedCapacity: capacity) { storage, initialized in
             let base = UnsafeMutableRawPointer(storage.baseAddress!)
-            base.copyMemory(from: head.baseAddress!, byteCount: head.count)
+            if let start = head.baseAddress { base.copyMemory(from: start, byteCount: head.count) }
             var filled = head.count
             while filled < capacity {
                 let got = Foundation.read(fd, base + filled, min(chunkSize, capacity - filled))
@@ -191,7 +215,10 @@ public final class LineReader: @unchecked Sendable {
                     failure = errno
                     break
                 }
-                if got == 0 { break }
+                if got == 0 {
+                    failure = -1
+                    break
+                }
                 if let found = memchr(base + filled, 0x0A, got) {
                     let end = UnsafeMutableRawPointer(found) - base
                     carry = filled + got - end - 1
@@ -205,8 +232,9 @@ public final class LineReader: @unchecked Sendable {
             initialized = filled
         }
         if newline { return .ended(line, carry: carry) }
+        if failure == -1 { return .endOfInput(line) }
         if failure != 0 { return .failed(errno: failure) }
-        return .unfinished(line)
+        return .full(line)
     }
 
     private func isBlank(_ line: [UInt8]) -> Bool {

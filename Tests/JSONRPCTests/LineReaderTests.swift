@@ -128,4 +128,15 @@ import Testing
         input += Array("{\"last\":1}".utf8)
         Self.expectModel(input, chunkSize: 4097)
     }
+
+    @Test(arguments: [1 << 20, 4097])
+    func inputEndingAfterALongLineMatchesTheModel(chunkSize: Int) {
+        // The line after a long one is read straight into its own array from
+        // its first byte: the input may end there, or in that line.
+        let long = Self.filler(150_000, seed: 1) + [0x0A] + Self.filler(140_000, seed: 2) + [0x0A]
+        Self.expectModel(long, chunkSize: chunkSize)
+        Self.expectModel(long + Self.filler(90_000, seed: 3), chunkSize: chunkSize)
+        Self.expectModel(long + Array("\r\n".utf8), chunkSize: chunkSize)
+        Self.expectModel(long + Self.filler(Self.maxLineLength + 5, seed: 4), chunkSize: chunkSize)
+    }
 }
