@@ -32,15 +32,22 @@ public final class LineReader: @unchecked Sendable {
     public let fd: Int32
     public let maxLineLength: Int
     private let chunkSize: Int
+    /// After a line at least this long, the next line is read straight
+    /// into its own storage (see ``readLine(startingWith:expected:chunk:)``).
+    let directReadThreshold: Int
 
     /// - Parameters:
     ///   - fd: the descriptor to read (0 for stdin).
     ///   - maxLineLength: the largest accepted line in bytes.
     ///   - chunkSize: bytes asked of each `read(2)`.
-    public init(fd: Int32, maxLineLength: Int, chunkSize: Int = 1 << 20) {
+    ///   - directReadThreshold: the line length from which the next line is
+    ///     read straight into its own array (tests and the fuzzer lower it
+    ///     to reach that path with short lines).
+    public init(fd: Int32, maxLineLength: Int, chunkSize: Int = 1 << 20, directReadThreshold: Int = 64 << 10) {
         self.fd = fd
         self.maxLineLength = maxLineLength
         self.chunkSize = chunkSize
+        self.directReadThreshold = max(1, directReadThreshold)
     }
 
     /// Starts the reader thread; `handler` runs on it for every event and
@@ -50,10 +57,6 @@ public final class LineReader: @unchecked Sendable {
         thread.name = "jsonrpc-input"
         thread.start()
     }
-
-    /// Lines at least this long (the previous line's size) are read
-    /// straight into their own storage (see ``readLine(startingWith:expected:chunk:)``).
-    static let directReadThreshold = 64 << 10
 
     /// Reads until end of file on the calling thread.
     public func run(_ handler: (Event) -> Void) {
@@ -100,7 +103,7 @@ public final class LineReader: @unchecked Sendable {
         }
 
         while true {
-            if carried == 0 && pending.isEmpty && !discarding && lastLineSize >= Self.directReadThreshold {
+            if carried == 0 && pending.isEmpty && !discarding && lastLineSize >= directReadThreshold {
                 // The last line was long and its read ended with it: read the
                 // next one straight into an array of its own (the data path's
                 // `write` lines, and `read` answers in a host, ~1.4 MB each)
@@ -149,7 +152,7 @@ public final class LineReader: @unchecked Sendable {
                         discardedHead.append(contentsOf: segment.prefix(headLimit - discardedHead.count))
                     }
                     pending = []
-                } else if found == nil && pending.isEmpty && lastLineSize >= Self.directReadThreshold {
+                } else if found == nil && pending.isEmpty && lastLineSize >= directReadThreshold {
                     // A long line has begun in the chunk: read its rest into
                     // its own array (as above), its start copied over.
                     guard settle(readLine(startingWith: segment, expected: lastLineSize, chunk: chunk)) else { return }

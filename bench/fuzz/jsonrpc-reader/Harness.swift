@@ -5,7 +5,10 @@
 //
 // The first input byte picks the limits (so short inputs reach the
 // oversized-line and chunk-boundary paths): bits 0-1 the maximum line length
-// (16, 64, 256 or 4096 bytes), bits 2-4 the read(2) size (2 bytes to 1 MiB).
+// (16, 64, 256 or 4096 bytes), bits 2-4 the read(2) size (2 bytes to 1 MiB),
+// bit 5 whether a line of 8 bytes or more already makes the reader read the
+// next line straight into its own array (otherwise the plugin's 64 KiB,
+// which these short inputs rarely reach).
 //
 // Checks, beyond "no crash, no hang, bounded memory":
 // - framing: the events equal a reference split of the stream (lines at
@@ -66,6 +69,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
     let limit = lineLimits[Int(input[0] & 3)]
     let chunk = chunkSizes[Int(input[0] >> 2 & 7)]
+    let direct = input[0] & 0x20 != 0 ? 8 : 64 << 10
     let stream = input[1...]
 
     let fd = streamFD
@@ -77,12 +81,12 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     precondition(lseek(fd, 0, SEEK_SET) == 0)
 
     var events: [LineReader.Event] = []
-    LineReader(fd: fd, maxLineLength: limit, chunkSize: chunk).run { events.append($0) }
+    LineReader(fd: fd, maxLineLength: limit, chunkSize: chunk, directReadThreshold: direct).run { events.append($0) }
 
     let expected = referenceFraming(stream, limit: limit)
     guard case .end = events.last else { fatalError("the reader did not end with .end: \(events.last.map { "\($0)" } ?? "nothing")") }
     events.removeLast()
-    expect(events.count == expected.count, "\(events.count) events for \(expected.count) framed lines (limit \(limit), chunk \(chunk))")
+    expect(events.count == expected.count, "\(events.count) events for \(expected.count) framed lines (limit \(limit), chunk \(chunk), direct \(direct))")
     for (event, reference) in zip(events, expected) {
         switch (event, reference) {
         case let (.line(bytes), .line(line)):
