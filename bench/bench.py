@@ -785,6 +785,8 @@ def main():
     b = Bench(a)
     sections = a.only.split(",")
     memory = GuestMemory(a.sink, a.guest_memory)
+    # SIGTERM unwinds like Ctrl-C, so the finally below puts the reporting order back.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         b.results["guest_memory"] = memory.prepare()
         log(f"guest memory: {b.results['guest_memory']}")
