@@ -66,11 +66,9 @@ public struct Base64Text: Sendable {
     ///
     /// - Throws: ``Invalid`` naming the field and the offending character.
     public func decoded() throws(Invalid) -> [UInt8] {
-        // Not with capacity 0 (see `Base64.decode(_:)`); the text is still checked.
-        guard decodedCount > 0 else {
-            _ = try decode(into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
-            return []
-        }
+        // Not with capacity 0 (see `Base64.decode(_:)`); only an empty text
+        // decodes to nothing, and it has nothing to check.
+        guard decodedCount > 0 else { return [] }
         var failure: Invalid?
         let bytes = [UInt8](unsafeUninitializedCapacity: decodedCount) { buffer, initialized in
             do throws(Invalid) { initialized = try decode(into: UnsafeMutableRawBufferPointer(buffer)) } catch { failure = error }

@@ -206,6 +206,7 @@ public final class LineReader: @unchecked Sendable {
         let capacity = min(maxLineLength + 1, max(head.count, expected + 4096))
         var newline = false
         var carry = 0
+        var endOfInput = false
         var failure: Int32 = 0
         let line = [UInt8](unsafeUninitializedCapacity: capacity) { storage, initialized in
             let base = UnsafeMutableRawPointer(storage.baseAddress!)
@@ -219,7 +220,7 @@ public final class LineReader: @unchecked Sendable {
                     break
                 }
                 if got == 0 {
-                    failure = -1
+                    endOfInput = true
                     break
                 }
                 if let found = memchr(base + filled, 0x0A, got) {
@@ -235,7 +236,7 @@ public final class LineReader: @unchecked Sendable {
             initialized = filled
         }
         if newline { return .ended(line, carry: carry) }
-        if failure == -1 { return .endOfInput(line) }
+        if endOfInput { return .endOfInput(line) }
         if failure != 0 { return .failed(errno: failure) }
         return .full(line)
     }
